@@ -1,0 +1,134 @@
+"""Backends by entry point, presets from data files, and resolution of a model argument to a ModelSpec."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from functools import lru_cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError, ModelNotFound
+from evalkit.models.base import Model, ModelSpec
+
+PRESETS_FILE = Path(__file__).with_name("presets.toml")
+USER_MODELS_FILE = "evalkit.toml"
+ENTRY_POINT_GROUP = "evalkit.models"
+
+
+@lru_cache(maxsize=1)
+def _backend_entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_backends() -> list[str]:
+    return sorted(_backend_entry_points())
+
+
+def load_backend(name: str) -> type[Model]:
+    eps = _backend_entry_points()
+    if name not in eps:
+        raise ModelNotFound(
+            f"unknown backend {name!r}: installed backends are {', '.join(sorted(eps)) or 'none'}"
+            " (a plugin registers one under the entry-point group 'evalkit.models')"
+        )
+    cls = eps[name].load()
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise EvalkitError(f"backend {name!r} ({eps[name].value}) is not an evalkit Model subclass")
+    return cls
+
+
+def load_presets(models_file: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Built-in presets, then evalkit.toml in the working directory, then ``models_file``: later wins."""
+    presets = {name: dict(v) for name, v in _read_toml(PRESETS_FILE).items()}
+    user_files = [Path(USER_MODELS_FILE)] if Path(USER_MODELS_FILE).is_file() else []
+    if models_file is not None:
+        if not Path(models_file).is_file():
+            raise EvalkitError(f"models file {models_file} does not exist")
+        user_files.append(Path(models_file))
+    for f in user_files:
+        table = _read_toml(f).get("models", {})
+        if not isinstance(table, dict):
+            raise EvalkitError(f"{f}: [models] must hold one table per model, e.g. [models.my-model]")
+        for name, opts in table.items():
+            if not isinstance(opts, dict) or "backend" not in opts and name not in presets:
+                raise EvalkitError(f"{f}: [models.{name}] needs a 'backend' (for example backend = \"hf\")")
+            presets[name] = {**presets.get(name, {}), **opts}
+    return presets
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise EvalkitError(f"{path}: {e}") from None
+
+
+def spec_from_preset(name: str, preset: dict[str, Any]) -> ModelSpec:
+    opts = {k: v for k, v in preset.items() if k not in ("backend", "description")}
+    return ModelSpec(label=name, backend=preset.get("backend", "hf"), options=opts,
+                     description=preset.get("description", ""))
+
+
+def resolve_model(arg: str, models_file: str | Path | None = None,
+                  overrides: dict[str, Any] | None = None) -> ModelSpec:
+    """Turn a command-line model argument into a spec.
+
+    Accepted: a preset name; ``BACKEND:TARGET`` (e.g. ``hf:gpt2``); a local model folder; a folder
+    holding a PEFT adapter (its base comes from adapter_config.json); a .gguf file; a hub id
+    ``org/name``."""
+    presets = load_presets(models_file)
+    spec = _resolve(arg, presets)
+    if overrides:
+        spec = ModelSpec(spec.label, spec.backend, {**spec.options, **overrides}, spec.description)
+    return spec
+
+
+def _resolve(arg: str, presets: dict[str, dict[str, Any]]) -> ModelSpec:
+    if arg in presets:
+        return spec_from_preset(arg, presets[arg])
+    backend, sep, target = arg.partition(":")
+    if sep and backend in _backend_entry_points() and target:
+        return ModelSpec(label=arg, backend=backend, options={"source": target})
+    path = Path(arg).expanduser()
+    if path.exists():
+        return _spec_from_path(arg, path)
+    if _looks_like_path(arg):
+        raise ModelNotFound(f"{arg}: no such file or folder")
+    if "/" in arg and arg.count("/") == 1 and all(arg.split("/")):
+        return ModelSpec(label=arg, backend="hf", options={"source": arg})
+    close = difflib.get_close_matches(arg, list(presets), n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ModelNotFound(
+        f"unknown model {arg!r}: {hint}presets are {', '.join(sorted(presets))}; "
+        "or give a local folder, a .gguf file, a hub id (org/name) or BACKEND:TARGET (e.g. hf:gpt2)"
+    )
+
+
+def _looks_like_path(arg: str) -> bool:
+    return arg.startswith((".", "/", "~")) or arg.endswith((".gguf", ".safetensors", ".bin")) or "\\" in arg
+
+
+def _spec_from_path(arg: str, path: Path) -> ModelSpec:
+    label = path.name.removesuffix(".gguf") or arg
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise ModelNotFound(f"{arg}: a model file must be a .gguf file (or give the model's folder)")
+        return ModelSpec(label=label, backend="hf", options={"source": str(path)})
+    if (path / "adapter_config.json").is_file():
+        import json
+
+        try:
+            base = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
+        except (ValueError, KeyError):
+            raise ModelNotFound(f"{arg}: adapter_config.json does not name its base model") from None
+        return ModelSpec(label=label, backend="hf", options={"source": base, "adapter": str(path)})
+    if (path / "config.json").is_file():
+        return ModelSpec(label=label, backend="hf", options={"source": str(path)})
+    ggufs = sorted(path.glob("*.gguf"))
+    if len(ggufs) == 1:
+        return ModelSpec(label=label, backend="hf", options={"source": str(ggufs[0])})
+    raise ModelNotFound(
+        f"{arg}: not a model folder (no config.json, adapter_config.json or single .gguf file inside)"
+    )

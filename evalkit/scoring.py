@@ -1,0 +1,201 @@
+"""The scoring stage: generations.jsonl -> scores.jsonl + summary.json, and ``score_stories`` for any stories.
+
+Per-story scores are kept; aggregates are mean, median and a seeded 95% bootstrap CI of the mean.
+Speed is scored per story from the generation record (seconds per story = the batch's wall time
+shared by the stories in the batch), so speed can be compared with the same paired tests as quality.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.records import (
+    SUMMARY_SCHEMA,
+    GenerationRecord,
+    Manifest,
+    ScoreRecord,
+    iter_jsonl,
+    load_manifest,
+    write_json,
+    write_text,
+)
+from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
+
+ENTRY_POINT_GROUP = "evalkit.scorers"
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 20240601
+
+SPEED_METRICS = (
+    Metric("seconds_per_story", "lower", 0.0, None, "wall seconds per story (a batch's time shared by its stories)"),
+    Metric("tokens_per_s", "higher", 0.0, None, "generated tokens per second of wall time"),
+    Metric("ttft_s", "lower", 0.0, None, "seconds to the first generated token of the story's batch"),
+)
+
+
+@lru_cache(maxsize=1)
+def _scorer_entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_scorers() -> list[str]:
+    return sorted(_scorer_entry_points())
+
+
+def load_scorers(names: Sequence[str] | None = None) -> list[Scorer]:
+    eps = _scorer_entry_points()
+    chosen = list(names) if names else sorted(eps)
+    unknown = [n for n in chosen if n not in eps]
+    if unknown:
+        raise EvalkitError(f"unknown scorer(s) {', '.join(unknown)}: installed are {', '.join(sorted(eps))}")
+    return [eps[n].load()() for n in chosen]
+
+
+def metric_table(scorers: Sequence[Scorer]) -> dict[str, Metric]:
+    out = {m.name: m for m in SPEED_METRICS}
+    for s in scorers:
+        for m in s.metrics:
+            out[m.name] = m
+    return out
+
+
+def score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer], context: ScoringContext) -> list[StoryScores]:
+    """Run every scorer over one model's stories; a scorer that fails marks its metrics not scorable."""
+    merged = [StoryScores() for _ in stories]
+    for scorer in scorers:
+        try:
+            results = scorer.score(stories, context)
+            if len(results) != len(stories):
+                raise RuntimeError(f"returned {len(results)} results for {len(stories)} stories")
+        except Exception as e:  # a broken scorer must not stop the run: record why
+            reason = f"scorer {scorer.name} failed: {type(e).__name__}: {e}"[:300]
+            results = [StoryScores({m.name: None for m in scorer.metrics}, {m.name: reason for m in scorer.metrics})
+                       for _ in stories]
+        for dst, src in zip(merged, results):
+            dst.values.update({k: _clean(v) for k, v in src.values.items()})
+            dst.notes.update(src.notes)
+    return merged
+
+
+def _clean(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def speed_scores(rec: GenerationRecord) -> dict[str, float | None]:
+    n_batch = max(1, int(rec.extra.get("batch_n", 1) or 1))
+    sps = rec.latency_s / n_batch if rec.latency_s else None
+    tps = (rec.completion_tokens / rec.latency_s) if rec.latency_s and rec.completion_tokens is not None else None
+    return {"seconds_per_story": sps, "tokens_per_s": tps, "ttft_s": rec.ttft_s}
+
+
+def aggregate(values: Sequence[float | None], seed: int = BOOTSTRAP_SEED,
+              resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, float | int | None]:
+    """Mean, median and the percentile bootstrap 95% CI of the mean over the scorable stories."""
+    import numpy as np
+
+    xs = np.array([v for v in values if v is not None], dtype=float)
+    out: dict[str, float | int | None] = {"n": int(xs.size), "n_missing": len(values) - int(xs.size)}
+    if xs.size == 0:
+        return out | {"mean": None, "median": None, "ci_low": None, "ci_high": None}
+    rng = np.random.default_rng(seed)
+    means = xs[rng.integers(0, xs.size, size=(resamples, xs.size))].mean(axis=1)
+    return out | {
+        "mean": float(xs.mean()),
+        "median": float(np.median(xs)),
+        "ci_low": float(np.percentile(means, 2.5)),
+        "ci_high": float(np.percentile(means, 97.5)),
+    }
+
+
+def load_generations(run_dir: Path, problems: list[str] | None = None) -> list[GenerationRecord]:
+    """The run's generations, last record per (model, item) winning."""
+    latest: dict[tuple[str, str], GenerationRecord] = {}
+    for rec in iter_jsonl(run_dir / "generations.jsonl", GenerationRecord, problems):
+        latest[(rec.model, rec.item_id)] = rec
+    return list(latest.values())
+
+
+def load_scores(run_dir: Path, problems: list[str] | None = None) -> list[ScoreRecord]:
+    return list(iter_jsonl(Path(run_dir) / "scores.jsonl", ScoreRecord, problems))
+
+
+def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, device: str | None = None,
+              progress: Any = None) -> dict[str, Any]:
+    """Score every stored generation of a run; write scores.jsonl and summary.json; return the summary."""
+    from evalkit.suites import load_suite
+
+    run_dir = Path(run_dir)
+    manifest = load_manifest(run_dir)
+    suite = load_suite(manifest.suite.path) if Path(manifest.suite.path).is_dir() else load_suite(manifest.suite.name)
+    if suite.hash != manifest.suite.hash:
+        raise EvalkitError(
+            f"suite {suite.name!r} changed since run {manifest.run_id} (hash {suite.hash} != {manifest.suite.hash}): "
+            "score it with the suite version it was generated on"
+        )
+    problems: list[str] = []
+    gens = load_generations(run_dir, problems)
+    scorers = load_scorers(scorer_names or manifest.model_extra.get("scorers"))
+    context = ScoringContext(suite=suite, device=device)
+    records: list[ScoreRecord] = []
+    order = {iid: n for n, iid in enumerate(manifest.suite.item_ids)}
+    for mrun in manifest.models:
+        mine = sorted((g for g in gens if g.model == mrun.label and g.error is None), key=lambda g: order.get(g.item_id, 1 << 30))
+        stories = [StoryInput.from_item(suite.item(g.item_id), g.text) for g in mine]
+        if progress:
+            progress(mrun.label, len(stories))
+        results = score_stories(stories, scorers, context)
+        for g, r in zip(mine, results):
+            values = {**speed_scores(g), **r.values}
+            records.append(ScoreRecord(model=mrun.label, item_id=g.item_id, gen_key=g.key, scores=values, notes=r.notes))
+    import json
+
+    write_text(run_dir / "scores.jsonl", "".join(json.dumps(r.model_dump(mode="json", by_alias=True), ensure_ascii=False) + "\n" for r in records))
+    summary = summarize(manifest, records, metric_table(scorers))
+    summary["problems"] = problems
+    write_json(run_dir / "summary.json", summary)
+    return summary
+
+
+def summarize(manifest: Manifest, records: Sequence[ScoreRecord], metrics: dict[str, Metric]) -> dict[str, Any]:
+    models: dict[str, dict[str, Any]] = {}
+    for mrun in manifest.models:
+        mine = [r for r in records if r.model == mrun.label]
+        names = sorted({k for r in mine for k in r.scores} | set(metrics))
+        models[mrun.label] = {name: aggregate([r.scores.get(name) for r in mine]) for name in names}
+    return {
+        "schema": SUMMARY_SCHEMA,
+        "run_id": manifest.run_id,
+        "suite": manifest.suite.name,
+        "split": manifest.suite.split,
+        "metrics": {m.name: {"direction": m.direction, "low": m.low, "high": m.high, "description": m.description}
+                    for m in metrics.values()},
+        "models": models,
+        "measurements": {mrun.label: measurements(mrun) for mrun in manifest.models},
+    }
+
+
+def measurements(mrun: Any) -> dict[str, Any]:
+    mem = mrun.memory
+    peak_gb = None
+    if mem is not None and mem.peak_bytes is not None:
+        peak_gb = mem.peak_bytes / 1e9
+    training = mrun.training or {}
+    wall = training.get("wall_time_s")
+    return {
+        "load_s": mrun.load_s,
+        "peak_memory_gb": peak_gb,
+        "memory_kind": mem.kind if mem else None,
+        "training_hours": (wall / 3600.0) if isinstance(wall, (int, float)) else None,
+        "n_failed": mrun.n_failed,
+    }
