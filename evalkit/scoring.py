@@ -189,7 +189,9 @@ def measurements(mrun: Any) -> dict[str, Any]:
     mem = mrun.memory
     peak_gb = None
     if mem is not None and mem.peak_bytes is not None:
-        peak_gb = mem.peak_bytes / 1e9
+        # On CPU the process RSS holds the interpreter and libraries too: count what the model added.
+        base = mem.baseline_bytes if mem.kind == "rss" and mem.baseline_bytes else 0
+        peak_gb = max(0, mem.peak_bytes - base) / 1e9
     training = mrun.training or {}
     wall = training.get("wall_time_s")
     return {

@@ -205,8 +205,15 @@ def load_suite(name_or_path: str | Path) -> Suite:
         generation=generation,
         items=items,
         config=config,
-        hash=hashlib.sha256(raw_toml + b"\0" + raw_jsonl).hexdigest()[:16],
+        hash=suite_hash(raw_jsonl, genres, splits, templates, generation),
     )
+
+
+def suite_hash(raw_jsonl: bytes, genres: dict, splits: list, templates: dict, generation: dict) -> str:
+    """Identity of what a run generated from: the stories and everything that shapes a prompt.
+    Rating, regression and scoring settings are left out, so tuning them keeps runs comparable."""
+    what = json.dumps([genres, splits, templates, generation], sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(raw_jsonl + b"\0" + what).hexdigest()[:16]
 
 
 def _parse_item(obj: dict, n: int, where: str, genres: dict, splits: list, problems: list[str]) -> SuiteItem | None:

@@ -26,6 +26,10 @@ def ngrams(ws: list[str], n: int) -> set[tuple[str, ...]]:
 def main(paths: list[str]) -> int:
     import textstat
 
+    from evalkit._cmudict import ensure_cmudict
+
+    ensure_cmudict()
+
     rows = []
     for p in paths:
         for ln, line in enumerate(open(p, encoding="utf-8"), 1):

@@ -91,6 +91,30 @@ class Model(ABC):
     def close(self) -> None:
         """Free memory."""
 
+    def training_record(self) -> dict[str, Any] | None:
+        """The training record evalkit wrote beside these weights (``evalkit finetune``), if any."""
+        return find_training_record(v for v in self.spec.options.values() if isinstance(v, str))
+
+
+TRAINING_RECORD = "training_record.json"
+
+
+def find_training_record(paths: Any) -> dict[str, Any] | None:
+    import json
+
+    for p in paths:
+        if not p or len(p) > 4096:
+            continue
+        f = Path(os.path.expanduser(p)) / TRAINING_RECORD
+        if f.is_file():
+            try:
+                data = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict):
+                return data | {"path": str(f)}
+    return None
+
 
 def files_fingerprint(options: dict[str, Any]) -> list[list[Any]]:
     """(name, size, mtime) of every local file or folder named by an option value."""

@@ -1,0 +1,61 @@
+"""Option parsing shared by commands that run models (compare, regress)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from evalkit.errors import EvalkitError
+
+
+def parse_value(text: str) -> Any:
+    """TOML-ish scalars: true/false, ints, floats, else the string."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_model_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``-o MODEL.KEY=VALUE`` -> {MODEL: {KEY: VALUE}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        target, eq, value = item.partition("=")
+        model, dot, key = target.rpartition(".")
+        if not eq or not dot or not model or not key:
+            raise EvalkitError(f"bad option {item!r}: write MODEL.KEY=VALUE, e.g. llama3-qlora.adapter=./my-adapter")
+        out.setdefault(model, {})[key] = parse_value(value)
+    return out
+
+
+def generation_options(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--max-new-tokens", type=click.IntRange(1), help="Tokens per story (default: the suite's)."),
+        click.option("--batch-size", type=click.IntRange(1), help="Stories per generate call."),
+        click.option("--seed", type=int, help="Sampling seed."),
+        click.option("--temperature", type=click.FloatRange(0), help="Sampling temperature."),
+        click.option("--greedy", is_flag=True, help="Greedy decoding instead of sampling."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def params_from(kwargs: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key in ("max_new_tokens", "batch_size", "seed", "temperature"):
+        if kwargs.get(key) is not None:
+            params[key] = kwargs[key]
+    if kwargs.get("greedy"):
+        params["do_sample"] = False
+    return params
+
+
+def split_csv(text: str | None) -> list[str] | None:
+    return [s.strip() for s in text.split(",") if s.strip()] if text else None

@@ -1,0 +1,58 @@
+"""evalkit compare A B [C ...]"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evalkit.commands._common import generation_options, params_from, parse_model_options, split_csv
+
+
+@click.command("compare")
+@click.argument("models", nargs=-1, required=True)
+@click.option("--suite", "suite", help="Suite name or folder (default: persona-tales, else smoke).")
+@click.option("--split", help="Split to run (default: the suite's default_split, usually test).")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="Where run folders and the generation cache live.")
+@click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables.")
+@click.option("-o", "--option", "options", multiple=True, metavar="MODEL.KEY=VALUE",
+              help="Override a model option, e.g. -o llama3-qlora.adapter=./adapter -o distilgpt2.dtype=float32.")
+@click.option("--scorers", help="Comma-separated scorers (default: all installed).")
+@generation_options
+def command(models: tuple[str, ...], suite: str | None, split: str | None, results_dir: Path,
+            models_file: str | None, options: tuple[str, ...], scorers: str | None, **gen: Any) -> None:
+    """Generate every story of a suite split with every model, measure speed and memory, score,
+    rate with stars and write results/<run-id>/ (manifest, generations, scores, report.md/html).
+
+    A model is a preset name (see `evalkit models`), a local model folder, a folder holding a PEFT
+    adapter, a .gguf file, a hub id (org/name) or BACKEND:TARGET. Finished stories are cached: a rerun
+    or a resume after Ctrl-C regenerates only what is missing.
+    """
+    from rich.console import Console
+
+    from evalkit.commands._progress import RichProgress
+    from evalkit.runner import run_compare
+
+    console = Console()
+    with RichProgress(console) as progress:
+        run_dir = run_compare(
+            list(models), suite=suite, split=split, results_dir=results_dir, models_file=models_file,
+            overrides=parse_model_options(options), params=params_from(gen), scorers=split_csv(scorers),
+            progress=progress,
+        )
+    show_run(console, run_dir)
+
+
+def show_run(console: Any, run_dir: Path) -> None:
+    from evalkit.records import read_json
+    from evalkit.report.console import print_tables
+
+    print_tables(console, read_json(run_dir / "rating.json"))
+    manifest = read_json(run_dir / "manifest.json")
+    for m in manifest["models"]:
+        if m.get("n_failed"):
+            console.print(f"[yellow]{m['label']}: {m['n_failed']} stories failed ({', '.join(m['failed_items'])}); "
+                          "rerun the same command to retry them[/]")
+    console.print(f"run folder: {run_dir}  (report: {run_dir / 'report.md'}, {run_dir / 'report.html'})")

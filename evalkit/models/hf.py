@@ -1,0 +1,415 @@
+"""The transformers backend: a hub id, a local folder or a GGUF file; a PEFT adapter kept as an
+adapter; optional 4-bit nf4 / 8-bit (bitsandbytes, bf16 compute); chat template for instruct models,
+else the suite's plain template; batched, left-padded, length-sorted, seeded generation."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
+from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint
+from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
+
+QUANTIZATIONS = ("nf4", "int8")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
+
+
+def _is_local(source: str) -> bool:
+    return Path(os.path.expanduser(source)).exists()
+
+
+def hub_snapshot(repo_id: str) -> str | None:
+    """The cached snapshot folder of a hub model, or None when it is not on this machine."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    try:
+        hit = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # malformed repo ids raise validation errors
+        return None
+    return str(Path(hit).parent) if isinstance(hit, str) else None
+
+
+class HFModel(Model):
+    """Options: source, adapter, quantization, dtype, chat, gguf_package/gguf_file/gguf_assemble,
+    finetuned, requires_adapter, use_safetensors (default true), device."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.device: str | None = None
+        self.use_chat = False
+        self._resolved: dict[str, Any] | None = None
+
+    # -- resolution (cheap, no torch) -------------------------------------------------------------
+    def resolved(self) -> dict[str, Any]:
+        """source/adapter after applying ``finetuned`` and GGUF packages; ``weights`` says which."""
+        if self._resolved is not None:
+            return self._resolved
+        o = self.spec.options
+        source, adapter, weights = o.get("source"), o.get("adapter"), "base"
+        ft = o.get("finetuned")
+        if ft and Path(ft).is_dir():
+            if (Path(ft) / "adapter_config.json").is_file():
+                adapter, weights = ft, f"fine-tuned adapter {ft}"
+            elif (Path(ft) / "config.json").is_file():
+                source, weights = ft, f"fine-tuned checkpoint {ft}"
+        gguf = None
+        if o.get("gguf_package"):
+            from evalkit.models.gguf import package_gguf
+
+            gguf = str(package_gguf(o["gguf_package"], o.get("gguf_file"), bool(o.get("gguf_assemble"))))
+            source = source or gguf
+        elif isinstance(source, str) and source.lower().endswith(".gguf"):
+            gguf = source
+        if not source:
+            raise EvalkitError(f"model {self.spec.label!r} has no 'source' (hub id, folder or .gguf file)")
+        self._resolved = {"source": str(source), "adapter": adapter, "gguf": gguf, "weights": weights}
+        return self._resolved
+
+    def fingerprint(self) -> str:
+        r = self.resolved()
+        snap = None if _is_local(r["source"]) else hub_snapshot(r["source"])
+        return stable_hash({"backend": "hf", "options": self.spec.options, "resolved": r, "snapshot": snap,
+                            "files": files_fingerprint({"s": r["source"], "a": r["adapter"] or "", "g": r["gguf"] or ""})})
+
+    def availability(self) -> str | None:
+        try:
+            r = self.resolved()
+        except EvalkitError as e:
+            return str(e)
+        o = self.spec.options
+        src = r["source"]
+        problems = []
+        if r["gguf"]:
+            if not Path(r["gguf"]).is_file():
+                problems.append(f"GGUF file {r['gguf']} is missing")
+        elif _is_local(src):
+            if not (Path(src) / "config.json").is_file():
+                problems.append(f"{src} is not a model folder (no config.json)")
+        elif hub_snapshot(src) is None:
+            problems.append(f"weights of {src} are not in the local Hugging Face cache (download needed)")
+        if r["adapter"] and not (Path(r["adapter"]) / "adapter_config.json").is_file():
+            if o.get("requires_adapter"):
+                problems.append(f"adapter {r['adapter']} is missing: train it with `evalkit finetune {self.spec.label}` "
+                                f"or set another with -o {self.spec.label}.adapter=PATH")
+            else:
+                problems.append(f"adapter {r['adapter']} is missing (no adapter_config.json)")
+        q = o.get("quantization")
+        if q and q not in QUANTIZATIONS:
+            problems.append(f"unknown quantization {q!r}: use one of {', '.join(QUANTIZATIONS)}")
+        return "; ".join(problems) or None
+
+    # -- loading ---------------------------------------------------------------------------------------
+    def load(self) -> None:
+        problem = self.availability()
+        if problem:
+            raise WeightsMissing(self._missing_paragraph(problem))
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        r = self.resolved()
+        o = self.spec.options
+        self.device = o.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        folder = r["source"]
+        if r["gguf"]:
+            from evalkit.models.gguf import dequantized_folder
+
+            folder = str(dequantized_folder(r["gguf"]))
+        kwargs: dict[str, Any] = {"trust_remote_code": False, "dtype": self._dtype(torch)}
+        local = _is_local(folder)
+        if not local:
+            kwargs["local_files_only"] = True  # availability() saw it in the cache; never reach for the hub here
+        if o.get("use_safetensors", True) and (not local or any(Path(folder).glob("*.safetensors"))):
+            kwargs["use_safetensors"] = True
+        q = o.get("quantization")
+        if q:
+            kwargs["quantization_config"] = self._bnb_config(q, torch)
+            kwargs["device_map"] = {"": self.device if self.device != "cuda" else 0}
+        try:
+            model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        except (OSError, ValueError) as e:
+            raise ModelNotFound(f"{folder}: cannot load as a causal language model ({_first_line(e)})") from None
+        except ImportError as e:
+            raise EvalkitError(f"{self.spec.label}: {_first_line(e)}") from None
+        if not q:
+            model.to(self.device)
+        tok_folder = folder
+        if r["adapter"]:
+            model = self._attach_adapter(model, r["adapter"], folder)
+            if (Path(r["adapter"]) / "tokenizer_config.json").is_file():
+                tok_folder = r["adapter"]
+        model.eval()
+        try:
+            tok = AutoTokenizer.from_pretrained(tok_folder, trust_remote_code=False,
+                                                local_files_only=not _is_local(tok_folder))
+        except (OSError, ValueError) as e:
+            raise ModelNotFound(f"{tok_folder}: no usable tokenizer ({_first_line(e)})") from None
+        tok.padding_side = "left"
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token or tok.unk_token
+        self.model, self.tokenizer = model, tok
+        self.use_chat = bool(o.get("chat", True)) and bool(getattr(tok, "chat_template", None))
+
+    def _dtype(self, torch: Any) -> Any:
+        name = self.spec.options.get("dtype", "auto")
+        if name == "auto":
+            if self.device and self.device.startswith("cuda"):
+                return torch.bfloat16
+            return torch.bfloat16 if cpu_has_bf16() else torch.float32
+        try:
+            return getattr(torch, name)
+        except AttributeError:
+            raise EvalkitError(f"unknown dtype {name!r}: use auto, float32, bfloat16 or float16") from None
+
+    @staticmethod
+    def _bnb_config(q: str, torch: Any) -> Any:
+        try:
+            import bitsandbytes  # noqa: F401
+            from transformers import BitsAndBytesConfig
+        except ImportError:
+            raise EvalkitError(f"quantization {q!r} needs bitsandbytes: pip install bitsandbytes") from None
+        if q == "nf4":
+            return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                      bnb_4bit_compute_dtype=torch.bfloat16)
+        return BitsAndBytesConfig(load_in_8bit=True)
+
+    def _attach_adapter(self, model: Any, adapter: str, base_folder: str) -> Any:
+        from peft import PeftModel
+
+        cfg = json.loads((Path(adapter) / "adapter_config.json").read_text())
+        declared = cfg.get("base_model_name_or_path")
+        mismatch = _config_mismatch(declared, base_folder)
+        if mismatch:
+            raise EvalkitError(f"adapter {adapter} was trained for {declared}, not {base_folder}: {mismatch}")
+        try:
+            return PeftModel.from_pretrained(model, adapter, is_trainable=False)
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise EvalkitError(f"adapter {adapter} does not fit base {base_folder}: {_first_line(e)}") from None
+
+    def _missing_paragraph(self, problem: str) -> str:
+        return (
+            f"cannot run {self.spec.label!r}: {problem}. The Hugging Face hub is not reachable from here, "
+            "so weights must be local: download them on a connected machine (huggingface-cli download ID) "
+            "and copy the cache (~/.cache/huggingface) here, or pass a local folder or .gguf file instead "
+            "of the name, or define the model in a models file (--models-file / evalkit.toml) with "
+            "source = \"/path/to/folder\"."
+        )
+
+    # -- generation ------------------------------------------------------------------------------------
+    def render(self, req: Request) -> str:
+        if self.use_chat:
+            messages = [{"role": "system", "content": req.system}, {"role": "user", "content": req.user}]
+            try:
+                return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            except Exception:  # some templates reject a system role: fold it into the user turn
+                messages = [{"role": "user", "content": f"{req.system}\n\n{req.user}"}]
+                return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return req.plain_prompt
+
+    def generate(self, requests: Sequence[Request], params: GenerationParams) -> list[Generation]:
+        if self.model is None:
+            self.load()
+        texts = [self.render(r) for r in requests]
+        # chat templates already hold BOS; plain prompts get the tokenizer's usual special tokens
+        encoded = [self.tokenizer(t, add_special_tokens=not self.use_chat)["input_ids"] for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        results: list[Generation | None] = [None] * len(texts)
+        batch = max(1, params.batch_size)
+        start, oom_retries = 0, 0
+        while start < len(order):
+            idx = order[start : start + batch]
+            try:
+                gens = self._generate_batch([encoded[i] for i in idx], params)
+            except Exception as e:
+                if not _is_oom(e) or batch == 1:
+                    raise
+                batch, oom_retries = max(1, batch // 2), oom_retries + 1
+                self._empty_cache()
+                continue
+            for i, g in zip(idx, gens):
+                if oom_retries:
+                    g.extra["oom_retries"] = oom_retries
+                    g.extra["batch_size_after_oom"] = batch
+                results[i] = g
+            start += len(idx)
+        return [g for g in results if g is not None]
+
+    def _generate_batch(self, ids: list[list[int]], params: GenerationParams) -> list[Generation]:
+        import torch
+        from transformers import set_seed
+
+        tok = self.tokenizer
+        enc = tok.pad({"input_ids": ids}, padding=True, return_tensors="pt").to(self.model.device)
+        set_seed(params.seed)
+        sampling: dict[str, Any] = {"do_sample": params.do_sample}
+        if params.do_sample:
+            sampling.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
+        else:
+            sampling.update(temperature=None, top_p=None, top_k=None)
+        streamer = FirstTokenTimer()
+        self._sync()
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc, max_new_tokens=params.max_new_tokens, repetition_penalty=params.repetition_penalty,
+                pad_token_id=tok.pad_token_id, streamer=streamer, **sampling,
+            )
+        self._sync()
+        wall = time.perf_counter() - t0
+        ttft = (streamer.first - t0) if streamer.first else None
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        eos = _eos_ids(self.model, tok)
+        gens = []
+        for prompt_ids, seq in zip(ids, new):
+            n = len(seq)
+            for j, t in enumerate(seq):
+                if t in eos:
+                    n = j + 1
+                    break
+            text = tok.decode(seq[:n], skip_special_tokens=True).strip()
+            gens.append(Generation(text=text, prompt_tokens=len(prompt_ids), completion_tokens=n,
+                                   latency_s=wall, ttft_s=ttft, extra={"batch_n": len(ids)}))
+        return gens
+
+    def _sync(self) -> None:
+        if self.device and self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
+
+    def _empty_cache(self) -> None:
+        if self.device and self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    # -- description -----------------------------------------------------------------------------------
+    def describe(self) -> ModelInfo:
+        r = self.resolved()
+        o = self.spec.options
+        info = ModelInfo(name=self.spec.label, backend="hf", source=r["source"], adapter=r["adapter"],
+                         quantization=o.get("quantization"), disk_bytes=_disk_bytes([r["gguf"] or r["source"], r["adapter"]]),
+                         extra={"weights": r["weights"], "gguf": r["gguf"]})
+        if self.model is not None:
+            info.parameters = _count_parameters(self.model)
+            info.dtype = str(getattr(self.model, "dtype", "")).replace("torch.", "") or None
+            info.device = str(self.model.device)
+            info.chat_template = self.use_chat
+        return info
+
+    def training_record(self) -> dict[str, Any] | None:
+        from evalkit.models.base import find_training_record
+
+        r = self.resolved()
+        return find_training_record([r["adapter"], r["source"]])
+
+    def close(self) -> None:
+        self.model = None
+        self.tokenizer = None
+        import gc
+
+        gc.collect()
+        self._empty_cache()
+
+
+class FirstTokenTimer:
+    """A transformers streamer that only notes when the first generated token arrives (the first
+    ``put`` carries the prompt)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.first: float | None = None
+
+    def put(self, value: Any) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            self.first = time.perf_counter()
+
+    def end(self) -> None:
+        pass
+
+
+def cpu_has_bf16() -> bool:
+    """bf16 matmuls are fast only with avx512_bf16 / AMX; elsewhere fp32 is quicker on CPU."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _eos_ids(model: Any, tok: Any) -> set[int]:
+    ids: set[int] = set()
+    for src in (getattr(model, "generation_config", None), tok):
+        v = getattr(src, "eos_token_id", None)
+        if isinstance(v, int):
+            ids.add(v)
+        elif isinstance(v, (list, tuple)):
+            ids.update(int(x) for x in v)
+    return ids
+
+
+def _count_parameters(model: Any) -> int:
+    total = 0
+    for p in model.parameters():
+        n = p.numel()
+        # bitsandbytes packs two 4-bit weights per byte
+        if p.__class__.__name__ == "Params4bit":
+            n *= 2
+        total += n
+    return total
+
+
+def _disk_bytes(paths: list[str | None]) -> int | None:
+    total, seen = 0, False
+    for p in paths:
+        if not p:
+            continue
+        path = Path(os.path.expanduser(p))
+        if path.is_file():
+            total += path.stat().st_size
+            seen = True
+        elif path.is_dir():
+            for f in path.rglob("*"):
+                if f.is_file() and f.suffix in WEIGHT_SUFFIXES:
+                    total += f.stat().st_size
+                    seen = True
+        else:
+            snap = hub_snapshot(p)
+            if snap:
+                for f in Path(snap).iterdir():
+                    if f.suffix in WEIGHT_SUFFIXES:
+                        total += f.resolve().stat().st_size
+                        seen = True
+    return total if seen else None
+
+
+def _config_mismatch(declared: str | None, base_folder: str) -> str | None:
+    """Compare the architecture the adapter was trained on with the base we load, when both are local."""
+    if not declared or not (Path(declared) / "config.json").is_file() or not (Path(base_folder) / "config.json").is_file():
+        return None
+    if Path(declared).resolve() == Path(base_folder).resolve():
+        return None
+    a = json.loads((Path(declared) / "config.json").read_text())
+    b = json.loads((Path(base_folder) / "config.json").read_text())
+    for key in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size", "n_embd", "n_layer"):
+        if key in a and key in b and a[key] != b[key]:
+            return f"{key} {a[key]} != {b[key]}"
+    return None
+
+
+def _is_oom(e: BaseException) -> bool:
+    return type(e).__name__ == "OutOfMemoryError" or "out of memory" in str(e).lower()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else type(e).__name__

@@ -1,0 +1,275 @@
+"""The run: for each model, generate what is missing (appending each batch as soon as it exists),
+measure, then hand the stored records to the scoring and rating stages.
+
+Generations are cached per model fingerprint in <results>/.cache/, keyed by (model, suite item,
+params, seed): a rerun, or a resume after Ctrl-C or kill -9, regenerates only what is missing and
+needs no model load when nothing is missing. Every run gets its own folder, so two processes can
+share one results folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from evalkit._version import __version__
+from evalkit.errors import EvalkitError, WeightsMissing
+from evalkit.measure import MemoryTracker, git_sha, hardware, library_versions
+from evalkit.models.base import Model, ModelSpec, Request
+from evalkit.models.registry import load_backend, resolve_model
+from evalkit.records import (
+    CachedModel,
+    GenerationParams,
+    GenerationRecord,
+    Manifest,
+    ModelRun,
+    SuiteRef,
+    append_jsonl,
+    iter_jsonl,
+    read_json,
+    stable_hash,
+    utcnow,
+    write_json,
+)
+from evalkit.suites import Suite, SuiteItem, load_suite
+
+CACHE_DIR = ".cache"
+
+
+@dataclass
+class Candidate:
+    spec: ModelSpec
+    model: Model
+    key: str
+
+
+def new_run_dir(results_dir: Path) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(20):
+        run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        path = results_dir / run_id
+        try:
+            path.mkdir()  # exclusive: two processes never share a run folder
+            return path
+        except FileExistsError:
+            continue
+    raise EvalkitError(f"could not create a new run folder in {results_dir}")
+
+
+def generation_key(model_key: str, item: SuiteItem, params: GenerationParams) -> str:
+    return stable_hash({"model": model_key, "item": item.content_hash(), "params": params.cache_fields()}, 24)
+
+
+def resolve_candidates(model_args: Sequence[str], models_file: str | Path | None = None,
+                       overrides: dict[str, dict[str, Any]] | None = None) -> list[Candidate]:
+    if not model_args:
+        raise EvalkitError("name at least one model (a preset, a folder, a .gguf file or a hub id)")
+    out: list[Candidate] = []
+    labels: set[str] = set()
+    for arg in model_args:
+        spec = resolve_model(arg, models_file, (overrides or {}).get(arg))
+        if spec.label in labels:
+            raise EvalkitError(f"model {spec.label!r} is named twice")
+        labels.add(spec.label)
+        model = load_backend(spec.backend)(spec)
+        out.append(Candidate(spec, model, model.fingerprint()))
+    return out
+
+
+class RunProgress:
+    """Callbacks the CLI implements (rich progress bars); the default prints nothing."""
+
+    def model_start(self, label: str, total: int, cached: int) -> None: ...
+    def model_loaded(self, label: str, load_s: float) -> None: ...
+    def advance(self, label: str, n: int, tokens: int, seconds: float) -> None: ...
+    def model_done(self, label: str) -> None: ...
+    def stage(self, text: str) -> None: ...
+
+
+def run_compare(
+    model_args: Sequence[str],
+    suite: str | Path | Suite | None = None,
+    split: str | None = None,
+    results_dir: str | Path = "results",
+    models_file: str | Path | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    params: dict[str, Any] | None = None,
+    scorers: Sequence[str] | None = None,
+    progress: RunProgress | None = None,
+    score: bool = True,
+    rate: bool = True,
+) -> Path:
+    """Generate, measure, score and rate; returns the run folder."""
+    from evalkit.suites import default_suite_name
+
+    progress = progress or RunProgress()
+    suite_obj = suite if isinstance(suite, Suite) else load_suite(suite or default_suite_name())
+    items = suite_obj.split(split or suite_obj.default_split)
+    gen_params = _params(suite_obj, params)
+    candidates = resolve_candidates(model_args, models_file, overrides)
+    results_dir = Path(results_dir)
+    cache = results_dir / CACHE_DIR
+    _check_runnable(candidates, items, gen_params, cache)
+
+    run_dir = new_run_dir(results_dir)
+    manifest = Manifest(
+        run_id=run_dir.name, evalkit_version=__version__, git_sha=git_sha(), python=sys.version.split()[0],
+        libraries=library_versions(), hardware=hardware(),
+        suite=SuiteRef(name=suite_obj.name, path=str(suite_obj.path.resolve()), hash=suite_obj.hash,
+                       split=split or suite_obj.default_split, item_ids=[i.id for i in items]),
+        params=gen_params, command=sys.argv[:], pid=os.getpid(), host=socket.gethostname(),
+        models=[ModelRun(label=c.spec.label, spec=c.spec.to_dict(), model_key=c.key) for c in candidates],
+    )
+    manifest.scorers = list(scorers) if scorers else None  # type: ignore[attr-defined]
+    write_json(run_dir / "manifest.json", manifest)
+    try:
+        for c, mrun in zip(candidates, manifest.models):
+            _run_model(c, mrun, suite_obj, items, gen_params, run_dir, cache, progress)
+            mrun.training = c.model.training_record()
+            write_json(run_dir / "manifest.json", manifest)
+        manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one
+        manifest.status = "complete"
+        manifest.finished = utcnow()
+        write_json(run_dir / "manifest.json", manifest)
+    except KeyboardInterrupt:
+        _finish(manifest, run_dir, "interrupted")
+        raise
+    except BaseException:
+        _finish(manifest, run_dir, "failed")
+        raise
+    if score:
+        progress.stage("scoring")
+        from evalkit.scoring import score_run
+
+        score_run(run_dir, scorers)
+    if score and rate:
+        progress.stage("rating")
+        rate_and_report(run_dir)
+    return run_dir
+
+
+def rate_and_report(run_dir: Path) -> None:
+    from evalkit.rating import rate_run
+    from evalkit.report import write_reports
+
+    rate_run(run_dir)
+    write_reports(run_dir)
+
+
+def _finish(manifest: Manifest, run_dir: Path, status: str) -> None:
+    manifest.status = status  # type: ignore[assignment]
+    manifest.finished = utcnow()
+    try:
+        write_json(run_dir / "manifest.json", manifest)
+    except BaseException:
+        pass
+
+
+def _params(suite: Suite, overrides: dict[str, Any] | None) -> GenerationParams:
+    from pydantic import ValidationError
+
+    try:
+        return GenerationParams.model_validate({**suite.generation, **(overrides or {})})
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise EvalkitError(f"bad generation parameter {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
+def _cache_paths(cache: Path, key: str) -> tuple[Path, Path]:
+    return cache / "generations" / f"{key}.jsonl", cache / "models" / f"{key}.json"
+
+
+def _cached(cache: Path, key: str) -> dict[str, GenerationRecord]:
+    gen_file, _ = _cache_paths(cache, key)
+    return {r.key: r for r in iter_jsonl(gen_file, GenerationRecord) if r.error is None}
+
+
+def _check_runnable(candidates: list[Candidate], items: list[SuiteItem], params: GenerationParams, cache: Path) -> None:
+    """Fail before generating anything when a model that still has work to do cannot run here."""
+    missing = []
+    for c in candidates:
+        done = _cached(cache, c.key)
+        if all(generation_key(c.key, i, params) in done for i in items):
+            continue
+        problem = c.model.availability()
+        if problem:
+            missing.append(f"{c.spec.label}: {problem}")
+    if missing:
+        raise WeightsMissing(
+            "cannot run " + "; ".join(missing) + ". The Hugging Face hub is not reachable from here, so "
+            "weights must be local: pass a local model folder or .gguf file instead of the name, or define "
+            "the model with source = \"/path\" in a models file (--models-file or ./evalkit.toml), or copy a "
+            "Hugging Face cache (~/.cache/huggingface) that holds it onto this machine."
+        )
+
+
+def _run_model(c: Candidate, mrun: ModelRun, suite: Suite, items: list[SuiteItem], params: GenerationParams,
+               run_dir: Path, cache: Path, progress: RunProgress) -> None:
+    gen_file, model_file = _cache_paths(cache, c.key)
+    done = _cached(cache, c.key)
+    keys = {i.id: generation_key(c.key, i, params) for i in items}
+    have = [done[keys[i.id]] for i in items if keys[i.id] in done]
+    todo = [i for i in items if keys[i.id] not in done]
+    # reuse: copy cached stories into this run under this run's label
+    append_jsonl(run_dir / "generations.jsonl", [r.model_copy(update={"model": c.spec.label}) for r in have])
+    mrun.n_cached = len(have)
+    progress.model_start(c.spec.label, len(items), len(have))
+    cached_model = None
+    if model_file.is_file():
+        try:
+            cached_model = CachedModel.model_validate(read_json(model_file))
+        except Exception:
+            cached_model = None
+    if not todo and cached_model is not None:
+        mrun.info, mrun.load_s, mrun.memory = cached_model.info, cached_model.load_s, cached_model.memory
+        progress.model_done(c.spec.label)
+        return
+
+    tracker = MemoryTracker(remote=c.model.remote)
+    tracker.start()
+    t0 = time.perf_counter()
+    c.model.load()
+    mrun.load_s = time.perf_counter() - t0
+    progress.model_loaded(c.spec.label, mrun.load_s)
+    requests = {i.id: Request.from_item(suite, i) for i in todo}
+    todo.sort(key=lambda i: len(requests[i.id].plain_prompt))  # similar lengths batch together
+    gen_started = time.perf_counter()
+    try:
+        for start in range(0, len(todo), params.batch_size):
+            chunk = todo[start : start + params.batch_size]
+            t = time.perf_counter()
+            gens = c.model.generate([requests[i.id] for i in chunk], params)
+            if len(gens) != len(chunk):
+                raise EvalkitError(f"backend {c.spec.backend} returned {len(gens)} stories for {len(chunk)} requests")
+            recs = [
+                GenerationRecord(key=keys[i.id], model=c.spec.label, model_key=c.key, item_id=i.id, seed=params.seed,
+                                 params_key=stable_hash(params.cache_fields()), text=g.text,
+                                 prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
+                                 latency_s=g.latency_s, ttft_s=g.ttft_s, batch_size=params.batch_size,
+                                 error=g.error, extra=g.extra)
+                for i, g in zip(chunk, gens)
+            ]
+            ok = [r for r in recs if r.error is None]
+            append_jsonl(gen_file, ok)  # the cache never keeps failures: they are retried next time
+            append_jsonl(run_dir / "generations.jsonl", recs)
+            failed = [r.item_id for r in recs if r.error is not None]
+            mrun.n_generated += len(ok)
+            mrun.n_failed += len(failed)
+            mrun.failed_items.extend(failed)
+            mrun.oom_retries = max([mrun.oom_retries] + [int(r.extra.get("oom_retries", 0)) for r in recs])
+            progress.advance(c.spec.label, len(chunk), sum(r.completion_tokens or 0 for r in ok), time.perf_counter() - t)
+    finally:
+        mrun.generate_s = time.perf_counter() - gen_started
+        mrun.memory = tracker.stop()
+        mrun.info = c.model.describe()
+        c.model.close()
+        write_json(model_file, CachedModel(model_key=c.key, info=mrun.info, load_s=mrun.load_s, memory=mrun.memory))
+        progress.model_done(c.spec.label)
