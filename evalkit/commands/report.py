@@ -1,0 +1,44 @@
+"""``evalkit report RUN``: rebuild report.md and report.html of a run from its stored records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("report")
+@click.argument("run")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="Folder holding the run folders.")
+@click.option("--rerate", is_flag=True, help="Rebuild rating.json from the stored scores even when it exists.")
+def command(run: str, results_dir: Path, rerate: bool) -> None:
+    """Rebuild report.md and report.html of RUN (a run id in --results-dir, or a run folder) without
+    generating. rating.json is rebuilt when missing (stored anchors are reused); stories are scored
+    first only when the run has generations but no scores yet. Rerunning gives identical files."""
+    from rich.console import Console
+
+    from evalkit.errors import EvalkitError
+    from evalkit.rating import rate_run
+    from evalkit.records import load_manifest, read_json
+    from evalkit.report import write_reports
+    from evalkit.report.console import print_tables
+
+    run_dir = Path(run) if Path(run).is_dir() else results_dir / run
+    if not run_dir.is_dir():
+        known = sorted(p.name for p in results_dir.iterdir() if (p / "manifest.json").exists()) if results_dir.is_dir() else []
+        hint = f"; runs there: {', '.join(known[-5:])}" if known else ""
+        raise EvalkitError(f"no run {run!r}: not a folder, and not in {results_dir}{hint}")
+    manifest = load_manifest(run_dir)
+    console = Console()
+    if not (run_dir / "scores.jsonl").exists() or not (run_dir / "summary.json").exists():
+        if not (run_dir / "generations.jsonl").exists():
+            raise EvalkitError(f"run {manifest.run_id} has no generations yet: nothing to report")
+        from evalkit.scoring import score_run
+
+        console.print(f"run {manifest.run_id} is not scored yet: scoring its stored stories")
+        score_run(run_dir, getattr(manifest, "scorers", None))
+    rating = rate_run(run_dir) if rerate or not (run_dir / "rating.json").exists() else read_json(run_dir / "rating.json")
+    md, html = write_reports(run_dir, rating)
+    print_tables(console, rating)
+    console.print(f"wrote {md} and {html}")

@@ -1,0 +1,242 @@
+"""Reports of one run, rebuilt from its stored records only (no model, no scorer):
+report.md (the seed's table, numbers, anchors) and report.html (the same plus charts and every story).
+
+Both are pure functions of rating.json, manifest.json, generations.jsonl and scores.jsonl, with no
+clock in them, so rebuilding a report of the same run writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+
+
+@dataclass(frozen=True)
+class Output:
+    """One model's story for one item."""
+
+    text: str
+    error: str | None = None
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoryView:
+    item_id: str
+    genre: str
+    prompt: str
+    characters: tuple[tuple[str, str], ...]
+    reference: str
+    outputs: dict[str, Output]
+
+
+@dataclass
+class ReportData:
+    run_id: str
+    rating: dict[str, Any]
+    manifest: Any  # evalkit.records.Manifest
+    stories: list[StoryView]
+    metrics: dict[str, dict[str, Any]]  # summary.json "metrics": direction, range, description
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.rating.get("models") or [m.label for m in self.manifest.models])
+
+    def row(self, name: str) -> dict[str, Any] | None:
+        return next((r for r in self.rating.get("rows", []) if r.get("row") == name), None)
+
+
+def load_report_data(run_dir: str | Path, rating: dict[str, Any] | None = None) -> ReportData:
+    from evalkit.records import load_manifest, read_json
+    from evalkit.scoring import load_generations, load_scores
+
+    run_dir = Path(run_dir)
+    manifest = load_manifest(run_dir)
+    if rating is None:
+        if not (run_dir / "rating.json").exists():
+            from evalkit.rating import rate_run
+
+            rating = rate_run(run_dir)
+        else:
+            rating = read_json(run_dir / "rating.json")
+    if not isinstance(rating, dict) or not isinstance(rating.get("rows"), list):
+        raise EvalkitError(f"{run_dir / 'rating.json'}: not an evalkit rating (rebuild it: delete it and rerun)")
+    summary = read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
+    gens = {(g.model, g.item_id): g for g in load_generations(run_dir)}
+    scores = {(s.model, s.item_id): s.scores for s in load_scores(run_dir)}
+    items = _suite_items(manifest)
+    labels = [m.label for m in manifest.models]
+    stories = []
+    for item_id in manifest.suite.item_ids:
+        item = items.get(item_id)
+        outputs = {}
+        for label in labels:
+            g = gens.get((label, item_id))
+            if g is not None:
+                outputs[label] = Output(g.text, g.error, dict(scores.get((label, item_id), {})))
+        stories.append(StoryView(
+            item_id=item_id,
+            genre=item.genre if item else "unknown",
+            prompt=item.prompt if item else "(the suite version of this run is not available)",
+            characters=tuple((c.name, c.description) for c in item.characters) if item else (),
+            reference=item.story if item else "",
+            outputs=outputs,
+        ))
+    return ReportData(manifest.run_id, rating, manifest, stories, dict(summary.get("metrics") or {}))
+
+
+def _suite_items(manifest: Any) -> dict[str, Any]:
+    """The run's items from the suite version it used; none when that version is gone."""
+    from evalkit.suites import load_suite
+
+    for ref in (manifest.suite.path, manifest.suite.name):
+        try:
+            suite = load_suite(ref)
+        except EvalkitError:
+            continue
+        if suite.hash == manifest.suite.hash:
+            return {i.id: i for i in suite.items}
+    return {}
+
+
+def write_reports(run_dir: str | Path, rating: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write report.md and report.html into the run folder (atomically); rate the run first when
+    rating.json is missing. Returns both paths."""
+    from evalkit.records import write_text
+    from evalkit.report.html import render_html
+    from evalkit.report.markdown import render_markdown
+
+    run_dir = Path(run_dir)
+    data = load_report_data(run_dir, rating)
+    md, html = run_dir / "report.md", run_dir / "report.html"
+    write_text(md, render_markdown(data))
+    write_text(html, render_html(data))
+    return md, html
+
+
+# ---------------------------------------------------------------- formatting shared by md, html, console
+
+def fmt(x: Any, unit: str = "") -> str:
+    """A number as people read it: 3 significant digits, no exponent, "n/a" for nothing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    ax = abs(x)
+    if ax >= 1000:
+        s = f"{x:,.0f}"
+    elif ax >= 100:
+        s = f"{x:.0f}"
+    elif ax >= 10:
+        s = f"{x:.1f}"
+    elif ax >= 1 or ax == 0:
+        s = f"{x:.2f}"
+    else:
+        s = f"{x:.3g}"
+    if s.startswith("-") and float(s.replace(",", "")) == 0:
+        s = s[1:]
+    return f"{s} {unit}".rstrip() if unit else s
+
+
+def fmt_signed(x: float | None) -> str:
+    s = fmt(x)
+    return s if s == "n/a" or s.startswith("-") or s == "0.00" else "+" + s
+
+
+def fmt_ci(lo: Any, hi: Any) -> str:
+    return "" if lo is None or hi is None else f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+def star_text(s: Any) -> str:
+    """★ per whole star and ½ for a half star (3.5 -> ★★★½); n/a when there is no rating."""
+    if not isinstance(s, (int, float)):
+        return "n/a"
+    whole = int(s)
+    return "★" * whole + ("½" if s - whole >= 0.5 else "")
+
+
+def winner_text(row: dict[str, Any]) -> str:
+    w = row.get("winner")
+    if w is None:
+        return "n/a"
+    if w == "tie":
+        leaders = row.get("leaders") or []
+        models = list(row.get("models") or {})
+        return "tie" if len(models) <= 2 or not leaders or len(leaders) == len(models) else "tie: " + ", ".join(leaders)
+    return str(w)
+
+
+def value_text(cell: dict[str, Any]) -> str:
+    """mean [CI] or a single value, or n/a."""
+    v = cell.get("value")
+    if v is None:
+        return "n/a"
+    ci = fmt_ci(cell.get("ci_low"), cell.get("ci_high"))
+    return f"{fmt(v)} {ci}".rstrip()
+
+
+def comparison_text(c: dict[str, Any]) -> str:
+    """'+0.12 [0.05, 0.20]' for a paired test; '+1.2 (single values)' for a margin comparison."""
+    if c.get("ci_low") is None:
+        return f"{fmt_signed(c.get('diff'))} (one value each)"
+    return f"{fmt_signed(c.get('diff'))} {fmt_ci(c.get('ci_low'), c.get('ci_high'))}"
+
+
+def method_text(row: dict[str, Any], rating: dict[str, Any]) -> str:
+    """How the row's winner was decided, in words (never claims a test that was not run)."""
+    comps = row.get("comparisons") or []
+    if not comps:
+        return "not compared"
+    if all(c.get("ci_low") is None for c in comps):  # single measurements: a margin, not a test
+        tol = (rating.get("rules") or {}).get("single_measurement_tolerance")
+        return "one value per model: winner only if lower by more than " + (f"{tol:.0%}" if tol is not None else "the margin")
+    n = min(c.get("n") or 0 for c in comps)
+    return f"paired bootstrap over {n} stories"
+
+
+def provenance(data: ReportData) -> str:
+    """The line that says which weights, device and suite produced the table."""
+    r = data.rating
+    w = weights_text(r)
+    rules = r.get("rules") or {}
+    boot = (f"{rules.get('bootstrap_resamples', 10000):,} paired bootstrap resamples (seed {rules.get('bootstrap_seed', '?')}), "
+            f"{rules.get('confidence', 0.95):.0%} CI")
+    m = data.manifest
+    return (f"Weights (Overall Quality): {w} · Device: {r.get('device') or 'unknown'} · "
+            f"Suite: {r.get('suite')} (split {r.get('split')}, {len(m.suite.item_ids)} stories, hash {m.suite.hash}) · "
+            f"Run: {data.run_id} (evalkit {m.evalkit_version}) · Winners: {boot}")
+
+
+def weights_text(rating: dict[str, Any]) -> str:
+    """Overall Quality's weights, normalised, with the rows that had no stars marked as left out."""
+    weights = {k: v for k, v in (rating.get("weights") or {}).items() if isinstance(v, (int, float))}
+    rated = {r.get("row") for r in rating.get("rows", [])
+             if any(c.get("stars") is not None for c in (r.get("models") or {}).values())}
+    total = sum(v for k, v in weights.items() if k in rated) or 1.0
+    return ", ".join(f"{k} {v / total:.2f}" if k in rated else f"{k} (n/a, left out)" for k, v in weights.items()) or "none"
+
+
+def cut_rows(rating: dict[str, Any]) -> list[tuple[str, str, list[float]]]:
+    """(row, measurement, cut points for 5..1 stars) for the log-scale rows, from the stored rules."""
+    cuts = (rating.get("rules") or {}).get("cuts") or {}
+    out = []
+    for r in rating.get("rows", []):
+        if r.get("kind") in ("speed", "memory", "training") and r.get("metric") in cuts:
+            out.append((r["row"], r["metric"], list(cuts[r["metric"]])))
+    return out
+
+
+def notes(rating: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(row, model or '', note) for every n/a and caveat in the rating."""
+    out = []
+    for r in rating.get("rows", []):
+        if r.get("note"):
+            out.append((r["row"], "", str(r["note"])))
+        for label, cell in (r.get("models") or {}).items():
+            if cell.get("note") and not str(cell["note"]).endswith(" peak"):
+                out.append((r["row"], label, str(cell["note"])))
+    return out

@@ -1,0 +1,50 @@
+"""The tables `evalkit compare` and `evalkit report` print: stars with the winner, then the numbers.
+
+Labels and notes are passed to rich as Text, never as markup, so a model called "[red]x" prints as is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evalkit.report import comparison_text, star_text, value_text, weights_text, winner_text
+
+
+def print_tables(console: Any, rating: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    models = list(rating.get("models") or [])
+    rows = rating.get("rows") or []
+    stars = Table(title=Text(f"{rating.get('suite')} · split {rating.get('split')} · run {rating.get('run_id')}"),
+                  title_justify="left")
+    stars.add_column("Metric", style="bold")
+    for m in models:
+        stars.add_column(Text(m), justify="left")
+    stars.add_column("Winner")
+    for row in rows:
+        win = winner_text(row)
+        style = "bold green" if win not in ("n/a", "tie") and row.get("kind") == "overall" else None
+        stars.add_row(Text(row["row"]), *(Text(star_text((row["models"].get(m) or {}).get("stars")), style="yellow")
+                                          for m in models), Text(win, style=style or ""))
+    console.print(stars)
+
+    numbers = Table(title=Text("Numbers: mean per story [95% CI]; memory and training time are one value per model"),
+                    title_justify="left")
+    numbers.add_column("Metric")
+    numbers.add_column("Unit", style="dim")
+    for m in models:
+        numbers.add_column(Text(m))
+    numbers.add_column(Text(f"{models[0]} − {models[1]} [95% CI]" if len(models) == 2 else "Differences [95% CI]"))
+    for row in rows:
+        comps = row.get("comparisons") or []
+        diff = "\n".join((f"{c['a']} − {c['b']}: " if len(models) > 2 else "") + comparison_text(c)
+                         + (" *" if c.get("significant") else "") for c in comps) or "n/a"
+        numbers.add_row(Text(row["row"]), Text(str(row.get("unit") or "")),
+                        *(Text(value_text(row["models"].get(m) or {})) for m in models), Text(diff))
+    console.print(numbers)
+    console.print(Text(
+        "* significant at 95% (paired bootstrap; memory and training time: a relative margin, no test). "
+        f"Weights: {weights_text(rating)} · "
+        f"device: {rating.get('device') or 'unknown'} · suite: {rating.get('suite')} ({rating.get('split')})",
+        style="dim"))

@@ -1,0 +1,140 @@
+"""report.md: the seed's eight-row star table, the numbers behind it, the anchors and the rules.
+
+Everything that came from outside the code (model labels, notes, suite names) is escaped, so a label
+like ``a|b <script>`` cannot break a table or inject HTML into a Markdown viewer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from evalkit.report import (
+    ReportData,
+    comparison_text,
+    cut_rows,
+    fmt,
+    method_text,
+    notes,
+    provenance,
+    star_text,
+    value_text,
+    winner_text,
+)
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")  # emphasis, code, links, headings, table cells
+
+
+def md_escape(text: Any) -> str:
+    """Safe inside a Markdown table cell: HTML escaped, Markdown punctuation backslashed, one line."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return " ".join(s.split())
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def render_markdown(data: ReportData) -> str:
+    r = data.rating
+    models = data.models
+    lines = [f"# evalkit report: run {md_escape(data.run_id)}", "", md_escape(provenance(data)), ""]
+
+    lines += ["## Star ratings", ""]
+    rows = []
+    for row in r.get("rows", []):
+        cells = [star_text((row["models"].get(m) or {}).get("stars")) for m in models]
+        name = f"**{md_escape(row['row'])}**"
+        win = md_escape(winner_text(row))
+        rows.append([name, *cells, f"**{win}**" if row.get("kind") == "overall" and win not in ("n/a", "tie") else win])
+    lines += _table(["Metric", *map(md_escape, models), "Winner"], rows)
+    lines += ["", "★ = one star, ½ = half a star (1 to 5 stars); n/a = not measured or not comparable. "
+              "A winner is named only when the difference is significant (see Numbers); otherwise the row is a tie.", ""]
+
+    lines += ["## Numbers", "", "Mean per story with its 95% bootstrap CI; memory and training time are one "
+              "measurement per model.", ""]
+    two = len(models) == 2
+    header = ["Metric", "Unit", *map(md_escape, models)]
+    header += [f"{md_escape(models[0])} − {md_escape(models[1])} [95% CI]"] if two else []
+    header += ["Test"]
+    rows = []
+    for row in r.get("rows", []):
+        cells = [value_text(row["models"].get(m) or {}) for m in models]
+        extra = []
+        if two:
+            comp = (row.get("comparisons") or [None])[0]
+            extra = [comparison_text(comp) if comp else "n/a"]
+        rows.append([md_escape(row["row"]), md_escape(row.get("unit") or ""), *cells, *extra,
+                     md_escape(method_text(row, r))])
+    lines += _table(header, rows)
+    lines.append("")
+
+    if len(models) > 2:
+        lines += ["## Pairwise tests", ""]
+        rows = []
+        for row in r.get("rows", []):
+            for c in row.get("comparisons") or []:
+                rows.append([md_escape(row["row"]), f"{md_escape(c['a'])} − {md_escape(c['b'])}", comparison_text(c),
+                             ("yes" if c.get("significant") else "no") + (" (margin, no test)" if c.get("ci_low") is None else ""),
+                             md_escape(c.get("better") or "—")])
+        lines += _table(["Metric", "Difference", "Value [95% CI]", "Significant", "Better"], rows) if rows else ["No comparisons."]
+        lines.append("")
+
+    lines += _anchor_section(data)
+
+    found = notes(r)
+    if found:
+        lines += ["## Notes", ""]
+        lines += [f"- {md_escape(row)}{' · ' + md_escape(m) if m else ''}: {md_escape(n)}" for row, m, n in found]
+        lines.append("")
+
+    lines += ["## Models", ""]
+    rows = []
+    for mrun in data.manifest.models:
+        info = mrun.info
+        mem = mrun.memory
+        rows.append([md_escape(mrun.label), md_escape(info.backend if info else mrun.spec.get("backend", "")),
+                     _params(info.parameters if info else None),
+                     md_escape((info.dtype or "") + (f" / {info.quantization}" if info and info.quantization else "")) if info else "",
+                     fmt(mrun.load_s, "s"), md_escape(mem.kind if mem else "n/a"), str(mrun.n_failed)])
+    lines += _table(["Model", "Backend", "Parameters", "Dtype", "Load", "Memory kind", "Failed stories"], rows)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _anchor_section(data: ReportData) -> list[str]:
+    r = data.rating
+    lines = ["## How stars are given", "",
+             "Quality rows are anchored on the suite: the mean score of its reference stories is 5 stars, the "
+             "mean score of degenerate copies of them (looped, shuffled, off-genre, copied) is 1 star, linear in "
+             "between and clipped. Overall Quality is the weighted mean, story by story, of the quality rows' stars.", ""]
+    rows = []
+    for row in r.get("rows", []):
+        if row.get("kind") != "quality":
+            continue
+        a = (r.get("anchors") or {}).get(row.get("metric") or "") or {}
+        kinds = ", ".join(f"{k} {fmt(v)}" for k, v in (a.get("degenerate") or {}).items())
+        rows.append([md_escape(row["row"]), md_escape(row.get("metric") or "n/a"), fmt(a.get("one_star")),
+                     fmt(a.get("five_star")), md_escape(kinds or a.get("note") or "n/a"), str(a.get("n") or 0)])
+    lines += _table(["Row", "Metric", "1★ level", "5★ level (references)", "Degenerate kinds (mean)", "References"], rows)
+    lines.append("")
+    cuts = cut_rows(r)
+    if cuts:
+        lines += ["Speed, memory and training time use fixed cut points, the same on every machine "
+                  "(stars are linear in log(value) between them):", ""]
+        lines += _table(["Row", "Measurement", "5★", "4★", "3★", "2★", "1★"],
+                        [[md_escape(name), md_escape(metric), *(f"≤ {fmt(cuts[0])}" if i == 0 else
+                                                                 (f"≥ {fmt(c)}" if i == 4 else fmt(c))
+                                                                 for i, c in enumerate(cuts))]
+                         for name, metric, cuts in cuts])
+        lines.append("")
+    return lines
+
+
+def _params(n: int | None) -> str:
+    if not n:
+        return "n/a"
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n:,}"
