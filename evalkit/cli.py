@@ -56,10 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     except EvalkitError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("interrupted: everything generated so far is kept; rerun the same command to resume", err=True)
         sys.exit(130)
     except click.ClickException as e:

@@ -130,11 +130,11 @@ def test_two_runs_share_one_results_folder(plugin_site, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["compare", "smollm-135m"], "did you mean smollm2-135m"),
-    (["compare", "echo-a", "--split", "dev"], "unknown split 'dev'"),
-    (["compare", "echo-a", "--split", "train"], "split 'train' of suite 'smoke' is empty"),
+    (["compare", "smollm-135m", "--suite", "smoke"], "did you mean smollm2-135m"),
+    (["compare", "echo-a", "--suite", "smoke", "--split", "dev"], "unknown split 'dev'"),
+    (["compare", "echo-a", "--suite", "smoke", "--split", "train"], "split 'train' of suite 'smoke' is empty"),
     (["compare", "echo-a", "--suite", "nope"], "unknown suite 'nope'"),
-    (["compare", "echo-a", "-o", "echo-a=3"], "write MODEL.KEY=VALUE"),
+    (["compare", "echo-a", "--suite", "smoke", "-o", "echo-a=3"], "write MODEL.KEY=VALUE"),
 ])
 def test_bad_input_is_one_line_and_exit_2(plugin_site, tmp_path, args, message):
     res = evalkit(*args, "--results-dir", str(tmp_path / "r"), "--models-file", str(models_file(tmp_path)),
