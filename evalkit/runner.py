@@ -194,7 +194,7 @@ def _cached(cache: Path, key: str) -> dict[str, GenerationRecord]:
 
 def _check_runnable(candidates: list[Candidate], items: list[SuiteItem], params: GenerationParams, cache: Path) -> None:
     """Fail before generating anything when a model that still has work to do cannot run here."""
-    missing = []
+    missing, local_missing = [], False
     for c in candidates:
         done = _cached(cache, c.key)
         if all(generation_key(c.key, i, params) in done for i in items):
@@ -202,13 +202,15 @@ def _check_runnable(candidates: list[Candidate], items: list[SuiteItem], params:
         problem = c.model.availability()
         if problem:
             missing.append(f"{c.spec.label}: {problem}")
+            local_missing |= not c.model.remote
     if missing:
-        raise WeightsMissing(
-            "cannot run " + "; ".join(missing) + ". The Hugging Face hub is not reachable from here, so "
-            "weights must be local: pass a local model folder or .gguf file instead of the name, or define "
-            "the model with source = \"/path\" in a models file (--models-file or ./evalkit.toml), or copy a "
-            "Hugging Face cache (~/.cache/huggingface) that holds it onto this machine."
+        hint = (
+            ". The Hugging Face hub is not reachable from here, so weights must be local: pass a local model "
+            "folder or .gguf file instead of the name, or define the model with source = \"/path\" in a models "
+            "file (--models-file or ./evalkit.toml), or copy a Hugging Face cache (~/.cache/huggingface) that "
+            "holds it onto this machine." if local_missing else ""
         )
+        raise WeightsMissing("cannot run " + "; ".join(missing) + hint)
 
 
 def _run_model(c: Candidate, mrun: ModelRun, suite: Suite, items: list[SuiteItem], params: GenerationParams,
@@ -243,8 +245,9 @@ def _run_model(c: Candidate, mrun: ModelRun, suite: Suite, items: list[SuiteItem
     todo.sort(key=lambda i: len(requests[i.id].plain_prompt))  # similar lengths batch together
     gen_started = time.perf_counter()
     try:
-        for start in range(0, len(todo), params.batch_size):
-            chunk = todo[start : start + params.batch_size]
+        step = max(1, c.model.chunk_size(params))
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
             t = time.perf_counter()
             gens = c.model.generate([requests[i.id] for i in chunk], params)
             if len(gens) != len(chunk):

@@ -93,8 +93,9 @@ def _clean(v: Any) -> float | None:
 
 
 def speed_scores(rec: GenerationRecord) -> dict[str, float | None]:
+    share = rec.extra.get("wall_share_s")  # remote backends: the request's share of overlapping wall time
     n_batch = max(1, int(rec.extra.get("batch_n", 1) or 1))
-    sps = rec.latency_s / n_batch if rec.latency_s else None
+    sps = float(share) if isinstance(share, (int, float)) else (rec.latency_s / n_batch if rec.latency_s else None)
     tps = (rec.completion_tokens / rec.latency_s) if rec.latency_s and rec.completion_tokens is not None else None
     return {"seconds_per_story": sps, "tokens_per_s": tps, "ttft_s": rec.ttft_s}
 

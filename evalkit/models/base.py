@@ -84,6 +84,10 @@ class Model(ABC):
     def generate(self, requests: Sequence[Request], params: GenerationParams) -> list[Generation]:
         """Write one story per request, in the order given."""
 
+    def chunk_size(self, params: GenerationParams) -> int:
+        """How many requests the runner hands to one ``generate`` call (results are stored per call)."""
+        return params.batch_size
+
     @abstractmethod
     def describe(self) -> ModelInfo:
         """Parameter count, dtype, quantization, device, adapter, bytes on disk."""

@@ -176,12 +176,18 @@ class OpenAIModel(Model):
                    "served_models": self._served, "api_key_env": o.api_key_env} if o else {},
         )
 
+    def chunk_size(self, params: GenerationParams) -> int:
+        # every request in a chunk is in flight at once: let the concurrency limit, not the batch size, bound it
+        return max(params.batch_size, self.opts.concurrency if self.opts else 1)
+
     # -- generation -------------------------------------------------------------------------------
     def generate(self, requests: Sequence[Request], params: GenerationParams) -> list[Generation]:
         if self._problem:
             raise EvalkitError(self._problem)
         if not requests:
             return []
+        if self._model_name is None:  # the name comes from the server's /models
+            self.load()
         results = _run(self._generate_all(list(requests), params))
         shares = _wall_shares([(r.start, r.end) if isinstance(r, _Result) else None for r in results])
         gens: list[Generation] = []
@@ -385,7 +391,7 @@ def _take_chunk(obj: dict[str, Any], res: _Result, endpoint: str, stream: bool) 
             if res.ttft_s is None and stream:
                 res.ttft_s = time.perf_counter() - res.start
             res.text += str(piece)
-            res.chunks += 1
+            res.chunks += stream  # a whole (non-streamed) answer is no token count
         if c.get("finish_reason"):
             res.finish_reason = str(c["finish_reason"])
     usage = obj.get("usage")
