@@ -76,6 +76,9 @@ def resolve_candidates(model_args: Sequence[str], models_file: str | Path | None
     labels: set[str] = set()
     for arg in model_args:
         spec = resolve_model(arg, models_file, (overrides or {}).get(arg))
+        if spec.label in labels and arg != spec.label:
+            # a folder named like a preset (results/adapters/smollm2-135m): label it by the path given
+            spec = ModelSpec(arg, spec.backend, spec.options, spec.description)
         if spec.label in labels:
             raise EvalkitError(f"model {spec.label!r} is named twice")
         labels.add(spec.label)

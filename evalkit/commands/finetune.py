@@ -1,0 +1,110 @@
+"""evalkit finetune MODEL [--recipe full|qlora|lora|FILE] [--suite persona-tales] [--output DIR]"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evalkit.commands._common import parse_value
+from evalkit.errors import EvalkitError
+
+# flag -> recipe key
+FLAG_KEYS = {"epochs": "epochs", "lr": "learning_rate", "max_steps": "max_steps", "batch_size": "batch_size",
+             "max_length": "max_length", "seed": "seed", "eval_every": "eval_every"}
+
+
+def parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise EvalkitError(f"bad --set {item!r}: write KEY=VALUE, e.g. --set warmup=0.1 or --set lora.r=8")
+        key = key.strip()
+        if key.endswith("target_modules") and value != "all-linear":
+            out[key] = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            out[key] = parse_value(value)
+    return out
+
+
+@click.command("finetune")
+@click.argument("model")
+@click.option("--recipe", help="full, qlora, lora or a recipe .toml file (default: full for distilgpt2, "
+                               "qlora for llama3-qlora and 4-bit presets, lora otherwise).")
+@click.option("--suite", help="Suite name or folder (default: persona-tales): trains on --train-split, "
+                              "validates on --eval-split.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the weights go (default: results/finetuned/MODEL for full, results/adapters/MODEL for "
+                   "LoRA/QLoRA: the paths the presets read).")
+@click.option("--train-split", default="train", show_default=True)
+@click.option("--eval-split", default="validation", show_default=True, help="'none' trains without validation.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Override the recipe's epochs.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Override the learning rate.")
+@click.option("--max-steps", type=click.IntRange(0), help="Stop after N optimizer steps (0: use epochs).")
+@click.option("--batch-size", type=click.IntRange(1), help="Per-device batch size.")
+@click.option("--max-length", type=click.IntRange(8), help="Tokens per example (prompt + story).")
+@click.option("--seed", type=int, help="Training seed.")
+@click.option("--eval-every", help="'epoch' or a number of steps (checkpoints follow the same cadence).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Any other recipe key, e.g. --set warmup=0.1 --set lora.r=8.")
+@click.option("--overwrite", is_flag=True, help="Replace what the output folder holds.")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Continue an interrupted training of the same settings from its last checkpoint.")
+@click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables.")
+def command(model: str, recipe: str | None, suite: str | None, output: Path | None, train_split: str,
+            eval_split: str, sets: tuple[str, ...], overwrite: bool, resume: bool, models_file: str | None,
+            **flags: Any) -> None:
+    """Fine-tune MODEL on a suite's train split with one of the seed's recipes, validating on its
+    validation split, and write the weights (full) or adapter (LoRA/QLoRA) with training_record.json
+    beside them. `evalkit compare` reads that record for the Training Time row.
+
+    MODEL is a preset (distilgpt2, llama3-qlora, smollm2-135m, ...), a local model folder, a .gguf
+    file or a hub id already in the local cache. Recipes are TOML files (evalkit/finetune/recipes/);
+    flags and --set override their keys. A rerun after an interruption resumes from the last checkpoint.
+    """
+    from rich.console import Console
+
+    from evalkit.finetune.train import FinetuneOptions, run_finetune
+
+    overrides = parse_sets(sets)
+    for flag, key in FLAG_KEYS.items():
+        value = flags.get(flag)
+        if value is not None:
+            overrides[key] = parse_value(value) if isinstance(value, str) else value
+    console = Console(stderr=True)
+    opts = FinetuneOptions(model=model, suite=suite, recipe=recipe, overrides=overrides, output=output,
+                           train_split=train_split, eval_split=None if eval_split.lower() == "none" else eval_split,
+                           overwrite=overwrite, resume=resume, models_file=models_file)
+    result = run_finetune(opts, console=console)
+    show_record(Console(), result.record, result.already_done)
+
+
+def show_record(console: Any, rec: Any, already_done: bool) -> None:
+    from rich.table import Table
+
+    if already_done:
+        console.print(f"{rec.output} already holds this training (same base, recipe and suite); "
+                      "--overwrite trains it again")
+
+    def loss(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    t = Table(title=f"{rec.base.label} fine-tuned with recipe {rec.recipe}", show_header=False)
+    rows = [
+        ("output", f"{rec.output} ({rec.output_kind})"),
+        ("training time", f"{rec.wall_time_s / 60:.1f} min" + (f" (resumed at step {rec.resumed_from_step})"
+                                                               if rec.resumed_from_step else "")),
+        ("steps / epochs", f"{rec.global_step} / {rec.epochs:.2f}"),
+        ("train stories", f"{rec.suite.n_train} ({rec.suite.name}/{rec.suite.train_split})"),
+        ("tokens seen", f"{rec.tokens_seen:,}"),
+        ("train loss (last)", loss(rec.train_loss)),
+        ("validation loss", f"{loss(rec.initial_validation_loss)} -> {loss(rec.validation_loss)}"),
+        ("peak memory", f"{(rec.peak_memory.peak_bytes or 0) / 1e9:.2f} GB ({rec.peak_memory.kind})"),
+        ("device", rec.device),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+    console.print(f"compare it: evalkit compare {rec.base.label} {rec.output}", soft_wrap=True)

@@ -1,0 +1,127 @@
+"""Loading a base model for training: 4-bit nf4 (bitsandbytes) with kbit preparation, LoRA wrapping
+(peft), the mixed precision to train in, and the checks that fail before anything heavy runs."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.finetune.basemodel import BaseModelRef
+from evalkit.finetune.recipe import Recipe
+
+
+def check_4bit(recipe: Recipe) -> None:
+    """4-bit nf4 needs bitsandbytes (>= 0.45 for CPU support): fail before loading anything."""
+    try:
+        import bitsandbytes
+    except Exception as e:  # ImportError, or a broken install raising anything else on import
+        raise EvalkitError(f"recipe {recipe.name!r} loads the base in 4-bit nf4, which needs a working bitsandbytes "
+                           f"({type(e).__name__}: {first_line(e)}): pip install 'bitsandbytes>=0.45', "
+                           "or use --recipe lora (no 4-bit)") from None
+    import torch
+    from packaging.version import Version
+
+    ver = getattr(bitsandbytes, "__version__", "0")
+    if not torch.cuda.is_available() and Version(ver) < Version("0.45"):
+        raise EvalkitError(f"bitsandbytes {ver} runs 4-bit only on CUDA GPUs and this machine has none: "
+                           "pip install 'bitsandbytes>=0.45' (CPU support), or use --recipe lora")
+
+
+def load_for_training(base: BaseModelRef, recipe: Recipe) -> tuple[Any, str]:
+    """The model ready for the Trainer (4-bit + kbit preparation, LoRA wrapping) and the precision used."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cuda = torch.cuda.is_available()
+    kwargs: dict[str, Any] = {"dtype": getattr(torch, recipe.dtype)}
+    precision = precision_for(recipe, cuda)
+    if recipe.quantization == "nf4":
+        from transformers import BitsAndBytesConfig
+
+        compute = getattr(torch, "float16" if precision == "fp16" else recipe.compute_dtype)
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute,
+            bnb_4bit_use_double_quant=recipe.double_quant)
+        kwargs["device_map"] = {"": 0 if cuda else "cpu"}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(base.folder), **kwargs)
+    except (OSError, ValueError, ImportError, RuntimeError) as e:
+        raise EvalkitError(f"cannot load {base.label} for recipe {recipe.name!r}: {first_line(e)}") from None
+    if recipe.quantization == "none" and cuda:
+        model.to("cuda")
+    model.config.use_cache = False  # the cache is useless in training and conflicts with checkpointing
+    if recipe.method == "lora":
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+        assert recipe.lora is not None
+        _check_targets(model, recipe)
+        if recipe.quantization == "nf4":
+            # bitsandbytes 0.50 repacks 4-bit weights for its AVX512-bf16 CPU kernel on the first no-grad
+            # forward (our evaluation) and never unpacks them; that kernel has no backward, so later
+            # training steps would get wrong gradients. Keep the trainable layout.
+            for mod in model.modules():
+                if hasattr(mod, "support_avx512bf16_for_cpu"):
+                    mod.support_avx512bf16_for_cpu = False
+            with warnings.catch_warnings():  # peft calls transformers' renamed checkpointing API
+                warnings.filterwarnings("ignore", category=FutureWarning)
+                model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=recipe.gradient_checkpointing,
+                                                        gradient_checkpointing_kwargs={"use_reentrant": False})
+        cfg = LoraConfig(r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
+                         target_modules=recipe.lora.target_modules, bias=recipe.lora.bias, task_type="CAUSAL_LM")
+        with warnings.catch_warnings():  # peft reads transformers' renamed `is_gradient_checkpointing`
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            model = get_peft_model(model, cfg)
+    return model, precision
+
+
+def precision_for(recipe: Recipe, cuda: bool) -> str:
+    """auto: bf16 autocast where the hardware has fast bf16 (a GPU that supports it; a CPU with
+    AVX512-bf16/AMX, where it trains ~4x faster than fp32), else fp32. 4-bit bases use their compute dtype."""
+    import torch
+
+    from evalkit.models.hf import cpu_has_bf16
+
+    bf16_ok = torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16()
+    if recipe.mixed_precision == "auto":
+        if recipe.quantization == "nf4":
+            if recipe.compute_dtype == "float32":
+                return "no"
+            if recipe.compute_dtype == "float16" or (cuda and not bf16_ok):
+                return "fp16" if cuda else "no"
+            return "bf16"
+        return "bf16" if bf16_ok else "no"
+    if recipe.mixed_precision == "fp16" and not cuda:
+        raise EvalkitError("mixed_precision = \"fp16\" needs a CUDA GPU: use bf16 or no on CPU")
+    return recipe.mixed_precision
+
+
+def _check_targets(model: Any, recipe: Recipe) -> None:
+    assert recipe.lora is not None
+    targets = recipe.lora.target_modules
+    if targets == "all-linear":
+        return
+    import torch
+
+    linear = {name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
+              if isinstance(mod, torch.nn.Linear) or type(mod).__name__.startswith("Linear")
+              or type(mod).__name__ == "Conv1D"}  # GPT-2's projections are Conv1D
+    missing = [t for t in targets if t not in linear]
+    if len(missing) == len(targets):
+        raise EvalkitError(f"recipe {recipe.name!r} puts LoRA on {', '.join(targets)}, which this model does not have; "
+                           f"its linear layers are {', '.join(sorted(linear)) or 'none'}: "
+                           "--set lora.target_modules=NAME,NAME (or all-linear)")
+
+
+def parameter_counts(model: Any) -> tuple[int, int]:
+    trainable = total = 0
+    for p in model.parameters():
+        n = p.numel() * (2 if p.__class__.__name__ == "Params4bit" else 1)  # two 4-bit weights per byte
+        total += n
+        trainable += n if p.requires_grad else 0
+    return trainable, total
+
+
+def first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0][:300] if lines else type(e).__name__
