@@ -74,6 +74,9 @@ def resolve_candidates(model_args: Sequence[str], models_file: str | Path | None
         raise EvalkitError("name at least one model (a preset, a folder, a .gguf file or a hub id)")
     out: list[Candidate] = []
     labels: set[str] = set()
+    if len(set(model_args)) != len(model_args):
+        twice = sorted({a for a in model_args if list(model_args).count(a) > 1})
+        raise EvalkitError(f"model {twice[0]!r} is named twice")
     for arg in model_args:
         spec = resolve_model(arg, models_file, (overrides or {}).get(arg))
         if spec.label in labels and arg != spec.label:

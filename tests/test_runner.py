@@ -58,3 +58,14 @@ def test_missing_weights_fail_before_anything_runs(tiny_gpt2_dir, results_dir, t
 def test_same_model_twice_is_refused(tiny_gpt2_dir, results_dir):
     with pytest.raises(EvalkitError, match="named twice"):
         run([str(tiny_gpt2_dir), str(tiny_gpt2_dir)], results_dir)
+
+
+def test_folder_named_like_a_preset_is_labelled_by_its_path(tiny_gpt2_dir, tmp_path):
+    import shutil
+
+    from evalkit.runner import resolve_candidates
+
+    folder = tmp_path / "adapters" / "distilgpt2-base"
+    shutil.copytree(tiny_gpt2_dir, folder)
+    labels = [c.spec.label for c in resolve_candidates(["distilgpt2-base", str(folder)])]
+    assert labels == ["distilgpt2-base", str(folder)]
