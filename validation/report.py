@@ -120,7 +120,9 @@ def _coherence(res: dict, w) -> None:
     w("")
     w(f"coherence = sigmoid({SLOPE} × Σ wᵢ·zᵢ / Σ|wᵢ|), zᵢ = (partᵢ − mean) / sd over HANNA's machine stories; "
       f"the LM reads the opening sentences up to {HEAD_TOKENS} tokens (and one fixed shuffle of them); parts "
-      "that cannot be measured (no prompt, one sentence) are left out of the mean.")
+      "that cannot be measured (no prompt, one sentence) are left out of the mean. The means and sds used, and "
+      "the weights, were fixed during development with a 200-token window; the last two columns are today's "
+      "values with the 160-token window (cut for speed).")
     w("")
     w("| part | weight | mean used | sd used | mean measured now | sd measured now |")
     w("|---|---|---|---|---|---|")
