@@ -570,17 +570,11 @@ def _previous_rating(path: Path, manifest: Any) -> dict[str, Any] | None:
 
 def _run_suite(manifest: Any) -> tuple[Any, Any, str | None]:
     """(the suite for anchors: only the version the run used; the suite for [rating]; why no anchors)."""
-    from evalkit.suites import load_suite
+    from evalkit.suites import find_run_suite
 
-    found = None
-    for ref in (manifest.suite.path, manifest.suite.name):
-        try:
-            suite = load_suite(ref)
-        except EvalkitError:
-            continue
-        if suite.hash == manifest.suite.hash:
-            return suite, suite, None
-        found = found or suite
+    exact, found = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
+    if exact is not None:
+        return exact, exact, None
     why = "changed since the run" if found else "was not found"
     return None, found, f"suite {manifest.suite.name!r} {why} and no earlier rating of this run stored anchors"
 

@@ -134,16 +134,14 @@ def load_scores(run_dir: Path, problems: list[str] | None = None) -> list[ScoreR
 def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, device: str | None = None,
               progress: Any = None) -> dict[str, Any]:
     """Score every stored generation of a run; write scores.jsonl and summary.json; return the summary."""
-    from evalkit.suites import load_suite
+    from evalkit.suites import find_run_suite
 
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)
-    suite = load_suite(manifest.suite.path) if Path(manifest.suite.path).is_dir() else load_suite(manifest.suite.name)
-    if suite.hash != manifest.suite.hash:
-        raise EvalkitError(
-            f"suite {suite.name!r} changed since run {manifest.run_id} (hash {suite.hash} != {manifest.suite.hash}): "
-            "score it with the suite version it was generated on"
-        )
+    suite, found = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
+    if suite is None:
+        why = f"changed since run {manifest.run_id} (hash {found.hash} != {manifest.suite.hash})" if found else "was not found"
+        raise EvalkitError(f"suite {manifest.suite.name!r} {why}: score it with the suite version it was generated on")
     problems: list[str] = []
     gens = load_generations(run_dir, problems)
     scorers = load_scorers(scorer_names or manifest.model_extra.get("scorers"))

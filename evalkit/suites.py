@@ -121,6 +121,22 @@ def default_suite_name() -> str:
     return DEFAULT_SUITE if (SUITES_DIR / DEFAULT_SUITE / "stories.jsonl").exists() else FALLBACK_SUITE
 
 
+def find_run_suite(path: str, name: str, expected_hash: str) -> tuple[Suite | None, Suite | None]:
+    """The suite a run was made from, looked up by its stored path, then by name.
+
+    Returns (the version whose hash matches, or None; the first suite found at all, or None)."""
+    found = None
+    for ref in (path, name):
+        try:
+            suite = load_suite(ref)
+        except EvalkitError:
+            continue
+        if suite.hash == expected_hash:
+            return suite, suite
+        found = found or suite
+    return None, found
+
+
 def load_suite(name_or_path: str | Path) -> Suite:
     """Load and validate a suite. Every problem is collected and raised together as SuiteError."""
     root = resolve_suite_path(name_or_path)

@@ -91,16 +91,10 @@ def load_report_data(run_dir: str | Path, rating: dict[str, Any] | None = None) 
 
 def _suite_items(manifest: Any) -> dict[str, Any]:
     """The run's items from the suite version it used; none when that version is gone."""
-    from evalkit.suites import load_suite
+    from evalkit.suites import find_run_suite
 
-    for ref in (manifest.suite.path, manifest.suite.name):
-        try:
-            suite = load_suite(ref)
-        except EvalkitError:
-            continue
-        if suite.hash == manifest.suite.hash:
-            return {i.id: i for i in suite.items}
-    return {}
+    exact, _ = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
+    return {i.id: i for i in exact.items} if exact is not None else {}
 
 
 def write_reports(run_dir: str | Path, rating: dict[str, Any] | None = None) -> tuple[Path, Path]:
