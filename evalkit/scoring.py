@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,10 @@ from evalkit.records import (
     write_json,
     write_text,
 )
+from evalkit.plugins import SCORERS_GROUP, load_plugin, plugin_entry_points
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
 
-ENTRY_POINT_GROUP = "evalkit.scorers"
+ENTRY_POINT_GROUP = SCORERS_GROUP
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 20240601
 
@@ -38,9 +37,8 @@ SPEED_METRICS = (
 )
 
 
-@lru_cache(maxsize=1)
 def _scorer_entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return plugin_entry_points(SCORERS_GROUP)
 
 
 def available_scorers() -> list[str]:
@@ -53,7 +51,7 @@ def load_scorers(names: Sequence[str] | None = None) -> list[Scorer]:
     unknown = [n for n in chosen if n not in eps]
     if unknown:
         raise EvalkitError(f"unknown scorer(s) {', '.join(unknown)}: installed are {', '.join(sorted(eps))}")
-    return [eps[n].load()() for n in chosen]
+    return [load_plugin(SCORERS_GROUP, n, Scorer, "unknown scorer {name!r}")() for n in chosen]
 
 
 def metric_table(scorers: Sequence[Scorer]) -> dict[str, Metric]:

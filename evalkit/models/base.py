@@ -59,6 +59,8 @@ class Model(ABC):
 
     #: set by backends whose peak memory cannot be measured from this process (remote servers)
     remote: ClassVar[bool] = False
+    #: the backend's options as a pydantic model (unknown keys forbidden); None: options not checked
+    options_model: ClassVar[type[Any] | None] = None
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec

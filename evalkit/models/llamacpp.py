@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -47,6 +47,8 @@ class LlamaCppOptions(BaseModel):
 
 
 class LlamaCppModel(Model):
+    options_model: ClassVar[type[LlamaCppOptions]] = LlamaCppOptions
+
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         self._problem: str | None = None

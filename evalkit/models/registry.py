@@ -4,39 +4,26 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from functools import lru_cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError, ModelNotFound
 from evalkit.models.base import Model, ModelSpec
+from evalkit.plugins import MODELS_GROUP, load_plugin, plugin_entry_points, plugin_names
 
 PRESETS_FILE = Path(__file__).with_name("presets.toml")
 USER_MODELS_FILE = "evalkit.toml"
-ENTRY_POINT_GROUP = "evalkit.models"
-
-
-@lru_cache(maxsize=1)
-def _backend_entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+ENTRY_POINT_GROUP = MODELS_GROUP
 
 
 def available_backends() -> list[str]:
-    return sorted(_backend_entry_points())
+    return plugin_names(MODELS_GROUP)
 
 
 def load_backend(name: str) -> type[Model]:
-    eps = _backend_entry_points()
-    if name not in eps:
-        raise ModelNotFound(
-            f"unknown backend {name!r}: installed backends are {', '.join(sorted(eps)) or 'none'}"
-            " (a plugin registers one under the entry-point group 'evalkit.models')"
-        )
-    cls = eps[name].load()
-    if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise EvalkitError(f"backend {name!r} ({eps[name].value}) is not an evalkit Model subclass")
-    return cls
+    return load_plugin(MODELS_GROUP, name, Model,
+                       "unknown backend {name!r}: installed backends are {installed}"
+                       " (a plugin registers one under the entry-point group 'evalkit.models')", ModelNotFound)
 
 
 def load_presets(models_file: str | Path | None = None) -> dict[str, dict[str, Any]]:
@@ -89,7 +76,7 @@ def _resolve(arg: str, presets: dict[str, dict[str, Any]]) -> ModelSpec:
     if arg in presets:
         return spec_from_preset(arg, presets[arg])
     backend, sep, target = arg.partition(":")
-    if sep and backend in _backend_entry_points() and target:
+    if sep and backend in plugin_entry_points(MODELS_GROUP) and target:
         return ModelSpec(label=arg, backend=backend, options={"source": target})
     path = Path(arg).expanduser()
     if path.exists():

@@ -3,7 +3,6 @@ normal runs, and openai_server.py (uvicorn) for a server that dies, stalls, rate
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,7 +14,8 @@ import pytest
 
 from evalkit.errors import EvalkitError
 from evalkit.models.base import ModelSpec, Request
-from evalkit.models.openai import OpenAIModel, _backoff, _wall_shares
+from evalkit.models.openai import OpenAIModel
+from evalkit.models.openai.transport import backoff, wall_shares
 from evalkit.models.registry import load_backend
 from evalkit.records import GenerationParams
 from evalkit.suites import load_suite
@@ -64,17 +64,17 @@ def test_fingerprint_ignores_speed_knobs_but_not_identity():
 
 def test_wall_shares_add_up_to_the_busy_time():
     spans = [(0.0, 2.0), (1.0, 3.0), None, (5.0, 6.0), (5.0, 6.0)]
-    shares = _wall_shares(spans)
+    shares = wall_shares(spans)
     assert shares == pytest.approx([1.5, 1.5, None, 0.5, 0.5])
     assert sum(s for s in shares if s) == pytest.approx(3.0 + 1.0)  # union of the spans
 
 
 def test_backoff_doubles_caps_and_honours_retry_after():
-    assert 1.0 <= _backoff(0, 1.0, 30, None) <= 1.25
-    assert 4.0 <= _backoff(2, 1.0, 30, None) <= 5.0
-    assert _backoff(10, 1.0, 30, None) == 30
-    assert _backoff(0, 0.1, 30, 3.0) == 3.0
-    assert _backoff(0, 0.1, 2.0, 3.0) == 2.0
+    assert 1.0 <= backoff(0, 1.0, 30, None) <= 1.25
+    assert 4.0 <= backoff(2, 1.0, 30, None) <= 5.0
+    assert backoff(10, 1.0, 30, None) == 30
+    assert backoff(0, 0.1, 30, 3.0) == 3.0
+    assert backoff(0, 0.1, 2.0, 3.0) == 2.0
 
 
 def test_no_server_is_a_clear_error():
@@ -276,8 +276,6 @@ def test_wrong_path_is_a_clear_error(openai_fault_server, requests):
 # ----------------------------------------------------------------------- evalkit compare, end to end
 
 EVALKIT = Path(sys.executable).with_name("evalkit")
-needs_compare = pytest.mark.skipif(importlib.util.find_spec("evalkit.commands.compare") is None,
-                                   reason="evalkit compare (evalkit/commands/compare.py) is not there yet")
 
 
 def compare(tmp_path: Path, models_file: Path, *labels: str) -> subprocess.CompletedProcess:
@@ -293,7 +291,6 @@ def manifests(tmp_path: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-@needs_compare
 def test_compare_against_transformers_serve(openai_transformers_server, tmp_path):
     srv = openai_transformers_server
     models_file = tmp_path / "models.toml"
@@ -319,7 +316,6 @@ def test_compare_against_transformers_serve(openai_transformers_server, tmp_path
 
 
 @pytest.mark.slow
-@needs_compare
 def test_compare_reports_failed_stories_and_resumes(openai_start_server, tmp_path):
     srv = openai_start_server(die_after=2)
     models_file = tmp_path / "models.toml"
