@@ -102,6 +102,23 @@ class Model(ABC):
         return find_training_record(v for v in self.spec.options.values() if isinstance(v, str))
 
 
+def options_problem(label: str, backend: str, options_model: Any, options: dict[str, Any]) -> str | None:
+    """None when ``options`` fit the backend's pydantic options model, else one line naming the first
+    bad option (and the valid keys when the key is unknown)."""
+    from pydantic import ValidationError
+
+    try:
+        options_model.model_validate(options)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(map(str, err["loc"])) or "options"
+        line = f"model {label!r} (backend {backend}): option {where}: {err['msg']}"
+        if err["type"] == "extra_forbidden":
+            line += f" (valid options: {', '.join(options_model.model_fields)})"
+        return line
+    return None
+
+
 TRAINING_RECORD = "training_record.json"
 
 

@@ -9,13 +9,15 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
-from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint
+from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
+from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
+from evalkit.models.registry import looks_like_path
 from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
 
-QUANTIZATIONS = ("nf4", "int8")
+__all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16"]
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
@@ -37,11 +39,15 @@ def hub_snapshot(repo_id: str) -> str | None:
 
 
 class HFModel(Model):
-    """Options: source, adapter, quantization, dtype, chat, gguf_package/gguf_file/gguf_assemble,
-    finetuned, requires_adapter, use_safetensors (default true), device."""
+    """Options: see HFOptions (source, adapter, quantization, dtype, chat, gguf_package/gguf_file/
+    gguf_assemble, finetuned, requires_adapter, use_safetensors (default true), device)."""
+
+    options_model: ClassVar[type[HFOptions]] = HFOptions
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
+        self._problem = options_problem(spec.label, "hf", HFOptions, spec.options)
+        self.opts = HFOptions() if self._problem else HFOptions.model_validate(spec.options)
         self.model: Any = None
         self.tokenizer: Any = None
         self.device: str | None = None
@@ -51,21 +57,23 @@ class HFModel(Model):
     # -- resolution (cheap, no torch) -------------------------------------------------------------
     def resolved(self) -> dict[str, Any]:
         """source/adapter after applying ``finetuned`` and GGUF packages; ``weights`` says which."""
+        if self._problem:
+            raise EvalkitError(self._problem)
         if self._resolved is not None:
             return self._resolved
-        o = self.spec.options
-        source, adapter, weights = o.get("source"), o.get("adapter"), "base"
-        ft = o.get("finetuned")
+        o = self.opts
+        source, adapter, weights = o.source, o.adapter, "base"
+        ft = o.finetuned
         if ft and Path(ft).is_dir():
             if (Path(ft) / "adapter_config.json").is_file():
                 adapter, weights = ft, f"fine-tuned adapter {ft}"
             elif (Path(ft) / "config.json").is_file():
                 source, weights = ft, f"fine-tuned checkpoint {ft}"
         gguf = None
-        if o.get("gguf_package"):
+        if o.gguf_package:
             from evalkit.models.gguf import package_gguf
 
-            gguf = str(package_gguf(o["gguf_package"], o.get("gguf_file"), bool(o.get("gguf_assemble"))))
+            gguf = str(package_gguf(o.gguf_package, o.gguf_file, o.gguf_assemble))
             source = source or gguf
         elif isinstance(source, str) and source.lower().endswith(".gguf"):
             gguf = source
@@ -85,7 +93,7 @@ class HFModel(Model):
             r = self.resolved()
         except EvalkitError as e:
             return str(e)
-        o = self.spec.options
+        o = self.opts
         src = r["source"]
         problems = []
         if r["gguf"]:
@@ -94,30 +102,33 @@ class HFModel(Model):
         elif _is_local(src):
             if not (Path(src) / "config.json").is_file():
                 problems.append(f"{src} is not a model folder (no config.json)")
+        elif looks_like_path(src):
+            problems.append(f"the path {src} does not exist")
         elif hub_snapshot(src) is None:
             problems.append(f"weights of {src} are not in the local Hugging Face cache (download needed)")
         if r["adapter"] and not (Path(r["adapter"]) / "adapter_config.json").is_file():
-            if o.get("requires_adapter"):
+            if o.requires_adapter:
                 problems.append(f"adapter {r['adapter']} is missing: train it with `evalkit finetune {self.spec.label}` "
                                 f"or set another with -o {self.spec.label}.adapter=PATH")
             else:
                 problems.append(f"adapter {r['adapter']} is missing (no adapter_config.json)")
-        q = o.get("quantization")
-        if q and q not in QUANTIZATIONS:
-            problems.append(f"unknown quantization {q!r}: use one of {', '.join(QUANTIZATIONS)}")
         return "; ".join(problems) or None
 
     # -- loading ---------------------------------------------------------------------------------------
     def load(self) -> None:
+        if self._problem:
+            raise EvalkitError(self._problem)
         problem = self.availability()
         if problem:
-            raise WeightsMissing(self._missing_paragraph(problem))
+            # the hub paragraph only where a download is what is missing
+            raise WeightsMissing(self._missing_paragraph(problem) if "Hugging Face cache" in problem
+                                 else f"cannot run {self.spec.label!r}: {problem}")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         r = self.resolved()
-        o = self.spec.options
-        self.device = o.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        o = self.opts
+        self.device = o.device or ("cuda" if torch.cuda.is_available() else "cpu")
         folder = r["source"]
         if r["gguf"]:
             from evalkit.models.gguf import dequantized_folder
@@ -127,9 +138,9 @@ class HFModel(Model):
         local = _is_local(folder)
         if not local:
             kwargs["local_files_only"] = True  # availability() saw it in the cache; never reach for the hub here
-        if o.get("use_safetensors", True) and (not local or any(Path(folder).glob("*.safetensors"))):
+        if o.use_safetensors and (not local or any(Path(folder).glob("*.safetensors"))):
             kwargs["use_safetensors"] = True
-        q = o.get("quantization")
+        q = o.quantization
         if q:
             kwargs["quantization_config"] = self._bnb_config(q, torch)
             kwargs["device_map"] = {"": self.device if self.device != "cuda" else 0}
@@ -156,10 +167,10 @@ class HFModel(Model):
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token or tok.unk_token
         self.model, self.tokenizer = model, tok
-        self.use_chat = bool(o.get("chat", True)) and bool(getattr(tok, "chat_template", None))
+        self.use_chat = o.chat and bool(getattr(tok, "chat_template", None))
 
     def _dtype(self, torch: Any) -> Any:
-        name = self.spec.options.get("dtype", "auto")
+        name = self.opts.dtype
         if name == "auto":
             if self.device and self.device.startswith("cuda"):
                 return torch.bfloat16
@@ -294,9 +305,8 @@ class HFModel(Model):
     # -- description -----------------------------------------------------------------------------------
     def describe(self) -> ModelInfo:
         r = self.resolved()
-        o = self.spec.options
         info = ModelInfo(name=self.spec.label, backend="hf", source=r["source"], adapter=r["adapter"],
-                         quantization=o.get("quantization"), disk_bytes=_disk_bytes([r["gguf"] or r["source"], r["adapter"]]),
+                         quantization=self.opts.quantization, disk_bytes=_disk_bytes([r["gguf"] or r["source"], r["adapter"]]),
                          extra={"weights": r["weights"], "gguf": r["gguf"]})
         if self.model is not None:
             info.parameters = _count_parameters(self.model)

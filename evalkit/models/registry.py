@@ -81,7 +81,7 @@ def _resolve(arg: str, presets: dict[str, dict[str, Any]]) -> ModelSpec:
     path = Path(arg).expanduser()
     if path.exists():
         return _spec_from_path(arg, path)
-    if _looks_like_path(arg):
+    if looks_like_path(arg):
         raise ModelNotFound(f"{arg}: no such file or folder")
     if "/" in arg and arg.count("/") == 1 and all(arg.split("/")):
         return ModelSpec(label=arg, backend="hf", options={"source": arg})
@@ -93,7 +93,7 @@ def _resolve(arg: str, presets: dict[str, dict[str, Any]]) -> ModelSpec:
     )
 
 
-def _looks_like_path(arg: str) -> bool:
+def looks_like_path(arg: str) -> bool:
     return arg.startswith((".", "/", "~")) or arg.endswith((".gguf", ".safetensors", ".bin")) or "\\" in arg
 
 
