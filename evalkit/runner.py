@@ -70,24 +70,58 @@ def generation_key(model_key: str, item: SuiteItem, params: GenerationParams) ->
 
 def resolve_candidates(model_args: Sequence[str], models_file: str | Path | None = None,
                        overrides: dict[str, dict[str, Any]] | None = None) -> list[Candidate]:
+    """Resolve every model argument, checking ``-o MODEL.KEY=VALUE`` overrides against the models given
+    and the backend's typed options, and refusing one model named twice (also under two spellings)."""
+    from evalkit.models.base import options_problem
+    from evalkit.models.registry import load_presets
+
     if not model_args:
         raise EvalkitError("name at least one model (a preset, a folder, a .gguf file or a hub id)")
+    overrides = overrides or {}
+    for name in overrides:
+        if name not in model_args:
+            raise EvalkitError(f"-o {name}.{next(iter(overrides[name]), 'KEY')}=...: {name!r} is not one of the "
+                               f"models given ({', '.join(model_args)}); write -o MODEL.KEY=VALUE with a model "
+                               "exactly as named on the command line")
+    presets = load_presets(models_file)
     out: list[Candidate] = []
     labels: set[str] = set()
-    if len(set(model_args)) != len(model_args):
-        twice = sorted({a for a in model_args if list(model_args).count(a) > 1})
-        raise EvalkitError(f"model {twice[0]!r} is named twice")
+    seen: dict[str, str] = {}  # what an argument names (a preset, or a resolved path) -> the argument
     for arg in model_args:
-        spec = resolve_model(arg, models_file, (overrides or {}).get(arg))
+        named = _named(arg, presets)
+        if named in seen:
+            same = "" if seen[named] == arg else f" ({seen[named]!r} and {arg!r} are the same {named})"
+            raise EvalkitError(f"model {arg!r} is named twice{same}")
+        seen[named] = arg
+    for arg in model_args:
+        spec = resolve_model(arg, models_file, overrides.get(arg))
         if spec.label in labels and arg != spec.label:
             # a folder named like a preset (results/adapters/smollm2-135m): label it by the path given
             spec = ModelSpec(arg, spec.backend, spec.options, spec.description)
         if spec.label in labels:
             raise EvalkitError(f"model {spec.label!r} is named twice")
         labels.add(spec.label)
-        model = load_backend(spec.backend)(spec)
+        cls = load_backend(spec.backend)
+        if cls.options_model is not None:
+            fields = cls.options_model.model_fields
+            unknown = [k for k in overrides.get(arg, {}) if k not in fields]
+            if unknown:
+                raise EvalkitError(f"-o {arg}.{unknown[0]}: backend {spec.backend} has no option {unknown[0]!r}; "
+                                   f"valid options: {', '.join(fields)}")
+            problem = options_problem(spec.label, spec.backend, cls.options_model, spec.options)
+            if problem:
+                raise EvalkitError(problem)
+        model = cls(spec)
         out.append(Candidate(spec, model, model.fingerprint()))
     return out
+
+
+def _named(arg: str, presets: dict[str, Any]) -> str:
+    """What a model argument names: a preset by name, a local file or folder by its resolved path."""
+    path = Path(arg).expanduser()
+    if arg not in presets and path.exists():
+        return str(path.resolve())
+    return arg
 
 
 class RunProgress:

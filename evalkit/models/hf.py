@@ -5,6 +5,7 @@ else the suite's plain template; batched, left-padded, length-sorted, seeded gen
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -15,7 +16,10 @@ from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
 from evalkit.models.registry import looks_like_path
+from evalkit.models.weights import WeightsDamaged, check_weights, explain_load_error, read_json_object
 from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
+
+log = logging.getLogger(__name__)
 
 __all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16"]
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
@@ -53,6 +57,7 @@ class HFModel(Model):
         self.device: str | None = None
         self.use_chat = False
         self._resolved: dict[str, Any] | None = None
+        self._cap_noted = False
 
     # -- resolution (cheap, no torch) -------------------------------------------------------------
     def resolved(self) -> dict[str, Any]:
@@ -112,6 +117,13 @@ class HFModel(Model):
                                 f"or set another with -o {self.spec.label}.adapter=PATH")
             else:
                 problems.append(f"adapter {r['adapter']} is missing (no adapter_config.json)")
+        if not problems:
+            try:  # headers only: a text file named .gguf or a cut download fails here, in one line
+                for path in (r["gguf"] or (src if _is_local(src) else None), r["adapter"]):
+                    if path:
+                        check_weights(path)
+            except WeightsDamaged as e:
+                problems.append(str(e))
         return "; ".join(problems) or None
 
     # -- loading ---------------------------------------------------------------------------------------
@@ -146,10 +158,15 @@ class HFModel(Model):
             kwargs["device_map"] = {"": self.device if self.device != "cuda" else 0}
         try:
             model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-        except (OSError, ValueError) as e:
+        except Exception as e:
+            why = explain_load_error(e, folder)
+            if why:
+                raise WeightsDamaged(why) from None
+            if not isinstance(e, (OSError, ValueError, ImportError)):
+                raise
+            if isinstance(e, ImportError):
+                raise EvalkitError(f"{self.spec.label}: {_first_line(e)}") from None
             raise ModelNotFound(f"{folder}: cannot load as a causal language model ({_first_line(e)})") from None
-        except ImportError as e:
-            raise EvalkitError(f"{self.spec.label}: {_first_line(e)}") from None
         if not q:
             model.to(self.device)
         tok_folder = folder
@@ -195,14 +212,19 @@ class HFModel(Model):
     def _attach_adapter(self, model: Any, adapter: str, base_folder: str) -> Any:
         from peft import PeftModel
 
-        cfg = json.loads((Path(adapter) / "adapter_config.json").read_text())
+        cfg = read_json_object(Path(adapter) / "adapter_config.json")
         declared = cfg.get("base_model_name_or_path")
         mismatch = _config_mismatch(declared, base_folder)
         if mismatch:
             raise EvalkitError(f"adapter {adapter} was trained for {declared}, not {base_folder}: {mismatch}")
         try:
             return PeftModel.from_pretrained(model, adapter, is_trainable=False)
-        except (RuntimeError, ValueError, KeyError) as e:
+        except Exception as e:
+            why = explain_load_error(e, adapter)
+            if why:
+                raise WeightsDamaged(why) from None
+            if not isinstance(e, (RuntimeError, ValueError, KeyError)):
+                raise
             raise EvalkitError(f"adapter {adapter} does not fit base {base_folder}: {_first_line(e)}") from None
 
     def _missing_paragraph(self, problem: str) -> str:
@@ -231,8 +253,22 @@ class HFModel(Model):
         texts = [self.render(r) for r in requests]
         # chat templates already hold BOS; plain prompts get the tokenizer's usual special tokens
         encoded = [self.tokenizer(t, add_special_tokens=not self.use_chat)["input_ids"] for t in texts]
-        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         results: list[Generation | None] = [None] * len(texts)
+        limit = self.max_positions()
+        if limit is not None:
+            # A prompt that fills the whole context leaves no room for a story: refused per story (not
+            # truncated: cutting the instructions would make a story for another prompt), recorded with
+            # the story's error so the rest of the batch is kept.
+            for i, ids in enumerate(encoded):
+                if len(ids) >= limit:
+                    results[i] = Generation(text="", prompt_tokens=len(ids), error=(
+                        f"the prompt is {len(ids)} tokens but {self.spec.label} holds {limit} positions "
+                        "(prompt + story): shorten the prompt or use a model with a longer context"))
+            if all(g is not None for g in results):
+                raise EvalkitError(f"{self.spec.label}: every prompt is longer than the model's context of {limit} "
+                                   f"positions (the shortest is {min(map(len, encoded))} tokens): shorten the "
+                                   "suite's prompts or use a model with a longer context")
+        order = sorted((i for i in range(len(texts)) if results[i] is None), key=lambda i: len(encoded[i]))
         batch = max(1, params.batch_size)
         start, oom_retries = 0, 0
         while start < len(order):
@@ -253,6 +289,16 @@ class HFModel(Model):
             start += len(idx)
         return [g for g in results if g is not None]
 
+    def max_positions(self) -> int | None:
+        """How many tokens (prompt + story) the loaded model can attend over; None when it does not say."""
+        cfg = getattr(self.model, "config", None)
+        cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            v = getattr(cfg, name, None)
+            if isinstance(v, int) and v > 0:
+                return v
+        return None
+
     def _generate_batch(self, ids: list[list[int]], params: GenerationParams) -> list[Generation]:
         import torch
         from transformers import set_seed
@@ -265,12 +311,23 @@ class HFModel(Model):
             sampling.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
         else:
             sampling.update(temperature=None, top_p=None, top_k=None)
+        # Generating past the position limit indexes past the position table (an IndexError that lost the
+        # whole batch): cap the story at what fits after the batch's longest (left-padded) prompt.
+        max_new, capped = params.max_new_tokens, None
+        limit = self.max_positions()
+        if limit is not None and enc["input_ids"].shape[1] + max_new > limit:
+            max_new = capped = limit - enc["input_ids"].shape[1]
+            if not self._cap_noted:
+                self._cap_noted = True
+                log.warning(f"note: {self.spec.label}: stories capped at {capped} new tokens (not "
+                            f"{params.max_new_tokens}): the model holds {limit} positions, prompt + story; "
+                            "the cap is recorded with each story as max_new_tokens_capped")
         streamer = FirstTokenTimer()
         self._sync()
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = self.model.generate(
-                **enc, max_new_tokens=params.max_new_tokens, repetition_penalty=params.repetition_penalty,
+                **enc, max_new_tokens=max_new, repetition_penalty=params.repetition_penalty,
                 pad_token_id=tok.pad_token_id, streamer=streamer, **sampling,
             )
         self._sync()
@@ -286,8 +343,11 @@ class HFModel(Model):
                     n = j + 1
                     break
             text = tok.decode(seq[:n], skip_special_tokens=True).strip()
+            extra: dict[str, Any] = {"batch_n": len(ids)}
+            if capped is not None:
+                extra["max_new_tokens_capped"] = capped
             gens.append(Generation(text=text, prompt_tokens=len(prompt_ids), completion_tokens=n,
-                                   latency_s=wall, ttft_s=ttft, extra={"batch_n": len(ids)}))
+                                   latency_s=wall, ttft_s=ttft, extra=extra))
         return gens
 
     def _sync(self) -> None:

@@ -25,4 +25,8 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     text = _BEARER.sub(lambda m: f"{m[1]} {REDACTED}", text)
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)  # the key anywhere else (a URL, a quoted request)
+        for n in range(len(secret) - 1, 3, -1):  # a key cut off where the error text was shortened
+            if text.endswith(secret[:n]):
+                text = text[:-n] + REDACTED
+                break
     return text

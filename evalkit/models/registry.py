@@ -104,12 +104,11 @@ def _spec_from_path(arg: str, path: Path) -> ModelSpec:
             raise ModelNotFound(f"{arg}: a model file must be a .gguf file (or give the model's folder)")
         return ModelSpec(label=label, backend="hf", options={"source": str(path)})
     if (path / "adapter_config.json").is_file():
-        import json
+        from evalkit.models.weights import read_json_object
 
-        try:
-            base = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
-        except (ValueError, KeyError):
-            raise ModelNotFound(f"{arg}: adapter_config.json does not name its base model") from None
+        base = read_json_object(path / "adapter_config.json").get("base_model_name_or_path")
+        if not isinstance(base, str) or not base:
+            raise ModelNotFound(f"{arg}: adapter_config.json does not name its base model")
         return ModelSpec(label=label, backend="hf", options={"source": base, "adapter": str(path)})
     if (path / "config.json").is_file():
         return ModelSpec(label=label, backend="hf", options={"source": str(path)})

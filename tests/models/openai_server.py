@@ -2,7 +2,8 @@
 
 Run as a script: ``python openai_server.py --port N [--config JSON]``. It streams a fixed story
 word by word over SSE like vLLM does, and can be told (at start, or later by POST /_control) to
-answer the first N requests with an HTTP status (429 storm, 503), invalid JSON or an HTML page, to
+answer the first N requests with an HTTP status (429 storm, 503), invalid JSON, an HTML page or an
+error that echoes the request's headers (API key included), to
 be slow, to trickle, to leave out usage, to require an API key, or to die mid-stream after K
 requests (``os._exit``, as a crash or a kill would). GET /_log returns every request it received.
 Used by tests/models/test_openai.py for the failure cases a well-behaved server cannot produce.
@@ -33,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "chunk_delay": 0.0,  # seconds between chunks
     "usage": True,  # send a usage chunk at the end
     "fail_first": 0,  # the first N completion requests fail as `fail_kind` says
-    "fail_kind": "status",  # status | badjson | html
+    "fail_kind": "status",  # status | badjson | html | echo (the status, its body echoing the request headers)
     "fail_status": 429,
     "retry_after": None,  # Retry-After header of those failures
     "die_after": None,  # after K completed requests, the next one dies mid-stream
@@ -88,6 +89,9 @@ async def completions(request: Request) -> Response:
                                      media_type="text/event-stream")
         if kind == "html":
             return Response("<html><body>Please log in</body></html>", media_type="text/html")
+        if kind == "echo":  # a debugging proxy that puts the whole request, key included, in its error
+            return JSONResponse({"error": {"message": f"bad request with {request.headers.get('authorization')}; headers were {dict(request.headers)}"}},
+                                status_code=cfg["fail_status"])
         headers = {"retry-after": str(cfg["retry_after"])} if cfg["retry_after"] is not None else {}
         return JSONResponse({"error": {"message": f"simulated {cfg['fail_status']}", "type": "server"}},
                             status_code=cfg["fail_status"], headers=headers)
