@@ -1,6 +1,11 @@
 """The transformers backend: a hub id, a local folder or a GGUF file; a PEFT adapter kept as an
 adapter; optional 4-bit nf4 / 8-bit (bitsandbytes, bf16 compute); chat template for instruct models,
-else the suite's plain template; batched, left-padded, length-sorted, seeded generation."""
+else the suite's plain template; batched, left-padded, length-sorted, seeded generation.
+
+Context: a story is capped so prompt + story fit the model's position limit (``max_new_tokens_capped``
+in the story's extra, and one note on stderr); a prompt that alone fills the context is refused for
+that story (its error says so, the rest of the batch is kept), never truncated, because a prompt cut
+from the left loses its instructions and would be scored as a story for a prompt it never saw."""
 
 from __future__ import annotations
 
