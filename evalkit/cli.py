@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         cli.main(args=argv, prog_name="evalkit", standalone_mode=False)
+        _flush_stdout()  # a full disk or closed pipe on stdout is reported here, not at exit
     except EvalkitError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
@@ -64,6 +65,53 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2 if e.exit_code == 1 else e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except OSError as e:  # the one boundary for file-system faults: read-only, full disk, no permission
+        click.echo(f"error: {describe_os_error(e)}", err=True)
+        _quiet_stdout()
+        sys.exit(2)
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line naming the path(s) and the OS reason, e.g. "cannot write results/x: No space left on device"."""
+    import errno
+    import os
+
+    reason = e.strerror or str(e) or type(e).__name__
+    paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
+    hint = {errno.ENOSPC: ": free some space and rerun; everything written before is kept",
+            errno.EROFS: ": the folder is read-only; choose another (e.g. --results-dir) or remount it",
+            errno.EACCES: ": no permission; choose another path",
+            errno.EPERM: ": not permitted; choose another path",
+            errno.EPIPE: " (the reader of standard output went away)"}.get(e.errno or 0, "")
+    if not paths:  # writes through an open file or stdout do not carry a name
+        return f"{reason}{hint}"
+    what = " -> ".join(paths)
+    if e.errno == errno.EEXIST and len(paths) == 1 and os.path.exists(paths[0]) and not os.path.isdir(paths[0]):
+        return f"{what}: is a file where a folder is needed"
+    return f"{what}: {reason}{hint}"
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        if e.filename is None:
+            e.filename = "standard output"
+        raise
+
+
+def _quiet_stdout() -> None:
+    """stdout may be the failing file (a full disk, a closed pipe): drop what is buffered so the
+    interpreter's own flush at exit cannot print a second error."""
+    import os
+
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        try:  # the Python docs' recipe for a broken pipe: point the descriptor at devnull
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":
