@@ -78,10 +78,20 @@ def command(model: str, recipe: str | None, suite: str | None, output: Path | No
                            train_split=train_split, eval_split=None if eval_split.lower() == "none" else eval_split,
                            overwrite=overwrite, resume=resume, models_file=models_file)
     result = run_finetune(opts, console=console)
-    show_record(Console(), result.record, result.already_done)
+    show_record(Console(), result.record, result.already_done, compare_hint(model, result.record.output, models_file))
 
 
-def show_record(console: Any, rec: Any, already_done: bool) -> None:
+def compare_hint(model: str, output: str, models_file: str | None) -> str:
+    """The compare command for base vs fine-tune, quoted so it runs as printed (spaces, $, ; in paths)."""
+    import shlex
+
+    args = ["evalkit", "compare", model, output]
+    if models_file:
+        args += ["--models-file", models_file]
+    return shlex.join(args)
+
+
+def show_record(console: Any, rec: Any, already_done: bool, hint: str | None = None) -> None:
     from rich.table import Table
 
     if already_done:
@@ -107,4 +117,5 @@ def show_record(console: Any, rec: Any, already_done: bool) -> None:
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
-    console.print(f"compare it: evalkit compare {rec.base.label} {rec.output}", soft_wrap=True)
+    if hint:  # no markup: rich would eat [brackets] in a path
+        console.print(f"compare it: {hint}", soft_wrap=True, markup=False, highlight=False)
