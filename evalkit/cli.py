@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("interrupted: everything generated so far is kept; rerun the same command to resume", err=True)
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # one line too, not click's usage block
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if isinstance(e, click.UsageError) and ctx is not None else ""
+        click.echo(f"error: {e.format_message()}{hint}", err=True)
         sys.exit(2 if e.exit_code == 1 else e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
@@ -79,7 +81,7 @@ def describe_os_error(e: OSError) -> str:
     reason = e.strerror or str(e) or type(e).__name__
     paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
     hint = {errno.ENOSPC: ": free some space and rerun; everything written before is kept",
-            errno.EROFS: ": the folder is read-only; choose another (e.g. --results-dir) or remount it",
+            errno.EROFS: " (choose a writable folder, e.g. with --results-dir or -o)",
             errno.EACCES: ": no permission; choose another path",
             errno.EPERM: ": not permitted; choose another path",
             errno.EPIPE: " (the reader of standard output went away)"}.get(e.errno or 0, "")
