@@ -185,6 +185,13 @@ CASES = [
     # item 11: a folder asking for its own code is refused without running it or prompting
     Case("finetune-custom-code-base", _custom_code_base, r"contains custom code", needs=("gpt2",),
          check=_no_code_ran, slow=True),
+    Case("finetune-output-is-a-file", lambda sb: _finetune(sb, "--output", str(sb.write("out.bin", "data"))),
+         r"out\.bin' is a file", needs=("gpt2",)),
+    Case("finetune-recipe-non-utf8", lambda sb: _finetune(sb, "--recipe", str(sb.write("r.toml", b'name = "\xff"\n'))),
+         r"recipe .*r\.toml: .*can't decode byte 0xff", needs=("gpt2",)),
+    Case("finetune-recipe-is-a-folder", lambda sb: (sb.root / "r.toml").mkdir() or _finetune(sb, "--recipe",
+                                                                                            str(sb.root / "r.toml")),
+         r"recipe file .*r\.toml is a folder", needs=("gpt2",)),
     Case("models-file-not-toml", lambda sb: ["finetune", "x", "--models-file", str(sb.write("m.toml", "a = = 1\n"))],
          r"m\.toml: .*line 1"),
     Case("models-file-is-a-folder", lambda sb: (sb.root / "m.toml").mkdir() or ["finetune", "x", "--models-file",
@@ -317,6 +324,7 @@ def test_hostile_input_is_one_line_exit_2_and_changes_nothing(case: Case, tmp_pa
         case.check(sb, res)
 
 
+@pytest.mark.slow
 def test_default_output_of_a_dotdot_label_stays_in_results_and_the_hint_runs(tiny_gpt2_dir, tmp_path):
     """item 11 + the "compare it" hint: a models-file name "../../escape" trains into results/finetuned/,
     and the printed compare command runs as printed from a folder whose path has a space."""

@@ -89,7 +89,7 @@ def recipe_path(name_or_path: str) -> Path:
     p = Path(name_or_path).expanduser()
     if p.suffix == ".toml" or p.is_file():
         if not p.is_file():
-            raise EvalkitError(f"recipe file {p} does not exist")
+            raise EvalkitError(f"recipe file {p} " + ("is a folder" if p.is_dir() else "does not exist"))
         return p
     builtin = RECIPES_DIR / f"{name_or_path}.toml"
     if builtin.is_file():
