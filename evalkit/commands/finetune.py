@@ -49,7 +49,8 @@ def parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--eval-every", help="'epoch' or a number of steps (checkpoints follow the same cadence).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any other recipe key, e.g. --set warmup=0.1 --set lora.r=8.")
-@click.option("--overwrite", is_flag=True, help="Replace what the output folder holds.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier evalkit training in the output folder "
+                                                "(never a folder holding other files, nor the base model).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue an interrupted training of the same settings from its last checkpoint.")
 @click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables.")
