@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2 if e.exit_code == 1 else e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except UnicodeDecodeError as e:  # a reader that did not name its file: still one line, never a traceback
+        click.echo(f"error: a file is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}): "
+                   "save it as UTF-8", err=True)
+        sys.exit(2)
     except OSError as e:  # the one boundary for file-system faults: read-only, full disk, no permission
         click.echo(f"error: {describe_os_error(e)}", err=True)
         _quiet_stdout()
@@ -78,7 +82,8 @@ def describe_os_error(e: OSError) -> str:
     import errno
     import os
 
-    reason = e.strerror or str(e) or type(e).__name__
+    lines = [ln.strip() for ln in (e.strerror or str(e)).splitlines() if ln.strip()]
+    reason = lines[0][:300] if lines else type(e).__name__  # one line, even for a library's long OSError
     paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
     hint = {errno.ENOSPC: ": free some space and rerun; everything written before is kept",
             errno.EROFS: " (choose a writable folder, e.g. with --results-dir or -o)",
