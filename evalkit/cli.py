@@ -53,17 +53,72 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         cli.main(args=argv, prog_name="evalkit", standalone_mode=False)
+        _flush_stdout()  # a full disk or closed pipe on stdout is reported here, not at exit
     except EvalkitError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("interrupted: everything generated so far is kept; rerun the same command to resume", err=True)
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # one line too, not click's usage block
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if isinstance(e, click.UsageError) and ctx is not None else ""
+        click.echo(f"error: {e.format_message()}{hint}", err=True)
         sys.exit(2 if e.exit_code == 1 else e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except UnicodeDecodeError as e:  # a reader that did not name its file: still one line, never a traceback
+        click.echo(f"error: a file is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}): "
+                   "save it as UTF-8", err=True)
+        sys.exit(2)
+    except OSError as e:  # the one boundary for file-system faults: read-only, full disk, no permission
+        click.echo(f"error: {describe_os_error(e)}", err=True)
+        _quiet_stdout()
+        sys.exit(2)
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line naming the path(s) and the OS reason, e.g. "cannot write results/x: No space left on device"."""
+    import errno
+    import os
+
+    lines = [ln.strip() for ln in (e.strerror or str(e)).splitlines() if ln.strip()]
+    reason = lines[0][:300] if lines else type(e).__name__  # one line, even for a library's long OSError
+    paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
+    hint = {errno.ENOSPC: ": free some space and rerun; everything written before is kept",
+            errno.EROFS: " (choose a writable folder, e.g. with --results-dir or -o)",
+            errno.EACCES: ": no permission; choose another path",
+            errno.EPERM: ": not permitted; choose another path",
+            errno.EPIPE: " (the reader of standard output went away)"}.get(e.errno or 0, "")
+    if not paths:  # writes through an open file or stdout do not carry a name
+        return f"{reason}{hint}"
+    what = " -> ".join(paths)
+    if e.errno == errno.EEXIST and len(paths) == 1 and os.path.exists(paths[0]) and not os.path.isdir(paths[0]):
+        return f"{what}: is a file where a folder is needed"
+    return f"{what}: {reason}{hint}"
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        if e.filename is None:
+            e.filename = "standard output"
+        raise
+
+
+def _quiet_stdout() -> None:
+    """stdout may be the failing file (a full disk, a closed pipe): drop what is buffered so the
+    interpreter's own flush at exit cannot print a second error."""
+    import os
+
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        try:  # the Python docs' recipe for a broken pipe: point the descriptor at devnull
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":

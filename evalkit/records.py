@@ -207,8 +207,16 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Atomic write: a temp file in the same folder, fsync, then rename over the target, so a reader
     sees the old file or the new one, never half of one."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # renaming over a device or folder would destroy it
+        from evalkit.errors import EvalkitError
+
+        raise EvalkitError(f"{path}: not a regular file (a folder, device or other special file): "
+                           "refusing to replace it; choose a file path")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the file asked for, not the temp name
+        raise OSError(e.errno, f"cannot create a file in {path.parent} ({e.strerror})", str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -216,9 +224,18 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; records are meant to be shared like any file
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise named(e, path) from None
         raise
+
+
+def named(e: OSError, path: str | os.PathLike[str]) -> OSError:
+    """The error with the file it was about: writes through an open file do not say which."""
+    if e.filename is None or str(e.filename).endswith(".tmp"):
+        return type(e)(e.errno, e.strerror or str(e), str(path))
+    return e
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -243,15 +260,18 @@ def append_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> None:
         lines.append(json.dumps(data, ensure_ascii=False) + "\n")
     if not lines:
         return
-    with FileLock(str(path) + ".lock"):
-        with open(path, "a", encoding="utf-8") as f:
-            # A torn last line (killed writer) would glue onto ours: start on a fresh line.
-            if f.tell() > 0 and not _ends_with_newline(path):
-                f.write("\n")
-            for line in lines:
-                f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+    try:
+        with FileLock(str(path) + ".lock"):
+            with open(path, "a", encoding="utf-8") as f:
+                # A torn last line (killed writer) would glue onto ours: start on a fresh line.
+                if f.tell() > 0 and not _ends_with_newline(path):
+                    f.write("\n")
+                for line in lines:
+                    f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+    except OSError as e:
+        raise named(e, path) from None
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -143,11 +143,16 @@ def load_suite(name_or_path: str | Path) -> Suite:
     toml_path, jsonl_path = root / "suite.toml", root / "stories.jsonl"
     problems: list[str] = []
     try:
-        raw_toml = toml_path.read_bytes()
+        raw_toml = toml_path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a BOM (Windows editors) is not content
         config = tomllib.loads(raw_toml.decode("utf-8"))
     except FileNotFoundError:
         raise SuiteError([f"{toml_path}: missing"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+    except IsADirectoryError:
+        raise SuiteError([f"{toml_path}: is a folder, expected a TOML file"]) from None
+    except UnicodeDecodeError as e:
+        line = raw_toml[: e.start].count(b"\n") + 1
+        raise SuiteError([f"{toml_path}:{line}: not UTF-8 text (byte 0x{raw_toml[e.start]:02x})"]) from None
+    except tomllib.TOMLDecodeError as e:
         # tomllib reports "(at line N, column M)"; keep it on one file:line form
         raise SuiteError([f"{toml_path}: {e}"]) from None
 
@@ -161,8 +166,16 @@ def load_suite(name_or_path: str | Path) -> Suite:
         splits = ["train", "validation", "test"]
     default_split = config.get("default_split", "test")
     templates = dict(DEFAULT_TEMPLATES)
-    templates.update(config.get("templates", {}))
-    for key, tpl in templates.items():
+    given = config.get("templates", {})
+    if isinstance(given, dict):
+        templates.update(given)
+    else:
+        problems.append(f"{toml_path}: [templates] must be a table of name = \"text\", not {type(given).__name__}")
+    for key, tpl in list(templates.items()):
+        if not isinstance(tpl, str):
+            problems.append(f"{toml_path}: template {key!r} must be a string, not {type(tpl).__name__}")
+            templates[key] = DEFAULT_TEMPLATES.get(key, "")
+            continue
         try:
             tpl.format(genre="g", characters="c", prompt="p", name="n", description="d")
         except (KeyError, IndexError, ValueError) as e:
@@ -185,10 +198,17 @@ def load_suite(name_or_path: str | Path) -> Suite:
         raw_jsonl = jsonl_path.read_bytes()
     except FileNotFoundError:
         raise SuiteError(problems + [f"{jsonl_path}: missing"]) from None
-    for n, line in enumerate(raw_jsonl.decode("utf-8", errors="replace").splitlines(), 1):
+    except IsADirectoryError:
+        raise SuiteError(problems + [f"{jsonl_path}: is a folder, expected a JSONL file"]) from None
+    for n, line_b in enumerate(raw_jsonl.split(b"\n"), 1):
+        where = f"{jsonl_path}:{n}"
+        try:  # each line on its own, so a bad byte is named by line, never turned into U+FFFD
+            line = (line_b.removeprefix(b"\xef\xbb\xbf") if n == 1 else line_b).decode("utf-8")
+        except UnicodeDecodeError as e:
+            problems.append(f"{where}: not UTF-8 text (byte 0x{line_b[e.start]:02x} at column {e.start + 1})")
+            continue
         if not line.strip():
             continue
-        where = f"{jsonl_path}:{n}"
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:

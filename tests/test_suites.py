@@ -75,3 +75,49 @@ def test_hash_changes_with_content(tmp_path):
     h1 = load_suite(d).hash
     (d / "stories.jsonl").write_text((d / "stories.jsonl").read_text().replace("Kofi", "Kwame"))
     assert load_suite(d).hash != h1
+
+
+def test_non_utf8_bytes_are_named_by_line_not_replaced(tmp_path):
+    d = copy_suite(tmp_path)
+    lines = (d / "stories.jsonl").read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"a", b"\xff", 1)  # Latin-1 byte inside a story
+    (d / "stories.jsonl").write_bytes(b"\n".join(lines))
+    with pytest.raises(SuiteError) as e:
+        load_suite(d)
+    assert len(e.value.problems) == 1
+    assert e.value.problems[0].startswith(f"{d / 'stories.jsonl'}:3: not UTF-8 text (byte 0xff")
+
+
+def test_a_byte_order_mark_is_not_content(tmp_path):
+    d = copy_suite(tmp_path)
+    for name in ("suite.toml", "stories.jsonl"):
+        (d / name).write_bytes(b"\xef\xbb\xbf" + (d / name).read_bytes())
+    s = load_suite(d)
+    assert [i.id for i in s.items] == [i.id for i in load_suite("smoke").items]
+    (d / "suite.toml").write_bytes(b"\xef\xbb\xbf" + b"name = \"x\"\n\xfe = 1\n")
+    with pytest.raises(SuiteError, match=r"suite.toml:2: not UTF-8 text"):
+        load_suite(d)
+
+
+@pytest.mark.parametrize("templates, message", [
+    ('templates = "base"\n', r"\[templates\] must be a table of name = \"text\", not str"),
+    ("[templates]\nbase = 3\n", r"template 'base' must be a string, not int"),
+    ("[templates]\nchat = [\"a\"]\n", r"template 'chat' must be a string, not list"),
+])
+def test_templates_must_be_a_table_of_strings(tmp_path, templates, message):
+    d = copy_suite(tmp_path)
+    text = (d / "suite.toml").read_text()
+    assert "[templates]" not in text and "templates =" not in text
+    # top-level keys must come before the first table header
+    (d / "suite.toml").write_text(templates + text if not templates.startswith("[") else text + "\n" + templates)
+    with pytest.raises(SuiteError, match=message) as e:
+        load_suite(d)
+    assert all(str(d / "suite.toml") in p for p in e.value.problems)
+
+
+def test_stories_file_that_is_a_folder(tmp_path):
+    d = copy_suite(tmp_path)
+    (d / "stories.jsonl").unlink()
+    (d / "stories.jsonl").mkdir()
+    with pytest.raises(SuiteError, match="stories.jsonl: is a folder"):
+        load_suite(d)

@@ -49,7 +49,8 @@ def parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--eval-every", help="'epoch' or a number of steps (checkpoints follow the same cadence).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any other recipe key, e.g. --set warmup=0.1 --set lora.r=8.")
-@click.option("--overwrite", is_flag=True, help="Replace what the output folder holds.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier evalkit training in the output folder "
+                                                "(never a folder holding other files, nor the base model).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue an interrupted training of the same settings from its last checkpoint.")
 @click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables.")
@@ -78,10 +79,20 @@ def command(model: str, recipe: str | None, suite: str | None, output: Path | No
                            train_split=train_split, eval_split=None if eval_split.lower() == "none" else eval_split,
                            overwrite=overwrite, resume=resume, models_file=models_file)
     result = run_finetune(opts, console=console)
-    show_record(Console(), result.record, result.already_done)
+    show_record(Console(), result.record, result.already_done, compare_hint(model, result.record.output, models_file))
 
 
-def show_record(console: Any, rec: Any, already_done: bool) -> None:
+def compare_hint(model: str, output: str, models_file: str | None) -> str:
+    """The compare command for base vs fine-tune, quoted so it runs as printed (spaces, $, ; in paths)."""
+    import shlex
+
+    args = ["evalkit", "compare", model, output]
+    if models_file:
+        args += ["--models-file", models_file]
+    return shlex.join(args)
+
+
+def show_record(console: Any, rec: Any, already_done: bool, hint: str | None = None) -> None:
     from rich.table import Table
 
     if already_done:
@@ -107,4 +118,5 @@ def show_record(console: Any, rec: Any, already_done: bool) -> None:
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
-    console.print(f"compare it: evalkit compare {rec.base.label} {rec.output}", soft_wrap=True)
+    if hint:  # no markup: rich would eat [brackets] in a path
+        console.print(f"compare it: {hint}", soft_wrap=True, markup=False, highlight=False)

@@ -34,7 +34,7 @@ def load_for_training(base: BaseModelRef, recipe: Recipe) -> tuple[Any, str]:
     from transformers import AutoModelForCausalLM
 
     cuda = torch.cuda.is_available()
-    kwargs: dict[str, Any] = {"dtype": getattr(torch, recipe.dtype)}
+    kwargs: dict[str, Any] = {"dtype": getattr(torch, recipe.dtype), "trust_remote_code": False}  # never run a folder's code
     precision = precision_for(recipe, cuda)
     if recipe.quantization == "nf4":
         from transformers import BitsAndBytesConfig

@@ -38,6 +38,10 @@ def prepare_output(out: Path, plan: FinetunePlan, overwrite: bool, resume: bool)
     if not out.exists() or not any(out.iterdir()):
         return OutputState("fresh")
     if overwrite:
+        if not written_by_evalkit(out):
+            found = ", ".join(sorted(p.name for p in out.iterdir())[:5])
+            raise EvalkitError(f"output {out} holds files evalkit did not write (found: {found}): --overwrite only "
+                               "replaces an evalkit training; choose another --output or empty it yourself")
         clear_folder(out)
         return OutputState("fresh")
     if (out / TRAINING_RECORD).is_file():
@@ -75,6 +79,12 @@ def plan_differences(old: FinetunePlan, new: FinetunePlan) -> list[str]:
     keys = sorted(set(old.recipe) | set(new.recipe))
     diffs += [k for k in keys if old.recipe.get(k) != new.recipe.get(k)]
     return diffs or ["identity"]
+
+
+def written_by_evalkit(out: Path) -> bool:
+    """A finished training (its record) or an unfinished one (its plan) that evalkit can read."""
+    return ((out / TRAINING_RECORD).is_file() and load_record(out / TRAINING_RECORD) is not None) or \
+        ((out / PLAN_FILE).is_file() and load_plan(out / PLAN_FILE) is not None)
 
 
 def clear_folder(out: Path) -> None:

@@ -89,7 +89,7 @@ def recipe_path(name_or_path: str) -> Path:
     p = Path(name_or_path).expanduser()
     if p.suffix == ".toml" or p.is_file():
         if not p.is_file():
-            raise EvalkitError(f"recipe file {p} does not exist")
+            raise EvalkitError(f"recipe file {p} " + ("is a folder" if p.is_dir() else "does not exist"))
         return p
     builtin = RECIPES_DIR / f"{name_or_path}.toml"
     if builtin.is_file():
@@ -123,13 +123,24 @@ def validate_recipe(raw: dict[str, Any], overrides: dict[str, Any] | None = None
     try:
         return Recipe.model_validate(data)
     except ValidationError as e:
-        raise EvalkitError(f"{where}: {describe_errors(e)}") from None
+        errors = e.errors()
+        set_keys = set(overrides or {})
+        from_sets = [err for err in errors if _loc(err) in set_keys]
+        if from_sets:  # the typo is on the command line, not in the recipe file
+            name = raw.get("name") if isinstance(raw.get("name"), str) else where
+            given = ", ".join(f"--set {_loc(err)}" for err in from_sets)
+            raise EvalkitError(f"{given}: recipe {name!r} in use ({where}): {describe_errors(from_sets)}") from None
+        raise EvalkitError(f"{where}: {describe_errors(errors)}") from None
 
 
-def describe_errors(e: ValidationError) -> str:
+def _loc(err: Any) -> str:
+    return ".".join(str(p) for p in err["loc"])
+
+
+def describe_errors(errors: Any) -> str:
     unknown, bad = [], []
-    for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+    for err in errors:
+        loc = _loc(err)
         if err["type"] == "extra_forbidden":
             unknown.append(loc)
         elif err["type"] == "missing":

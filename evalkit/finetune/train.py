@@ -3,6 +3,7 @@ Trainer (+ peft for LoRA/QLoRA) -> the kept weights or adapter, with training_re
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import warnings
@@ -14,7 +15,7 @@ from evalkit.errors import EvalkitError
 from evalkit.finetune.arguments import check_optimizer, optim_name, training_arguments
 from evalkit.finetune.basemodel import BaseModelRef, resolve_base
 from evalkit.finetune.data import build_examples, resolve_format
-from evalkit.finetune.loading import check_4bit, load_for_training, parameter_counts
+from evalkit.finetune.loading import check_4bit, first_line, load_for_training, parameter_counts
 from evalkit.finetune.output import CHECKPOINTS, STAGING, clean_up, install, last_checkpoint, prepare_output
 from evalkit.finetune.recipe import Recipe, default_recipe, load_recipe
 from evalkit.finetune.record import PLAN_FILE, BaseModelInfo, FinetunePlan, SuiteInfo, TrainingRecord
@@ -48,8 +49,36 @@ def default_output(base: BaseModelRef, recipe: Recipe) -> Path:
     or the preset's own finetuned/adapter path when it names one."""
     o = base.spec.options
     if recipe.saves_adapter:
-        return Path(o["adapter"]) if isinstance(o.get("adapter"), str) else Path("results/adapters") / base.label
-    return Path(o["finetuned"]) if isinstance(o.get("finetuned"), str) else Path("results/finetuned") / base.label
+        return Path(o["adapter"]) if isinstance(o.get("adapter"), str) else Path("results/adapters") / safe_name(base.label)
+    return Path(o["finetuned"]) if isinstance(o.get("finetuned"), str) else Path("results/finetuned") / safe_name(base.label)
+
+
+def safe_name(label: str) -> str:
+    """One folder name from a label: a models-file name like "../../x" or "/etc" must not lead the
+    default output out of results/ (separators, leading dots and anything unusual become '-')."""
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "-", label).strip("-.")
+    name = re.sub(r"\.{2,}", ".", name)
+    return name or "model"
+
+
+def check_apart(out: Path, base: BaseModelRef) -> None:
+    """The output must not be, hold or sit inside the base model's files: --overwrite would delete
+    the very model being trained (and a fine-tune would mix with its base)."""
+    real = out.expanduser().resolve()
+    folders, files = {base.folder.expanduser().resolve()}, set()
+    for p in (base.source, base.gguf):
+        q = Path(p).expanduser() if p else None
+        if q is not None and q.exists():
+            (folders if q.is_dir() else files).add(q.resolve())
+    for src in folders:
+        if real == src or real.is_relative_to(src) or src.is_relative_to(real):
+            how = "is" if real == src else "is inside" if real.is_relative_to(src) else "holds"
+            raise EvalkitError(f"output {out} {how} the base model's folder {src}: choose another --output "
+                               "(nothing was changed)")
+    for src in files:
+        if src.is_relative_to(real):
+            raise EvalkitError(f"output {out} holds the base model's file {src}: choose another --output "
+                               "(nothing was changed)")
 
 
 def run_finetune(opts: FinetuneOptions, console: Any = None) -> FinetuneResult:
@@ -73,6 +102,7 @@ def run_finetune(opts: FinetuneOptions, console: Any = None) -> FinetuneResult:
                             "splits": [opts.train_split, opts.eval_split]})
     plan = FinetunePlan(identity=identity, base_label=base.label, base_fingerprint=base.fingerprint,
                         recipe=recipe_dump, suite_hash=suite.hash, splits=[opts.train_split, opts.eval_split])
+    check_apart(out, base)
     state = prepare_output(out, plan, opts.overwrite, opts.resume)
     if state.action == "done" and state.record is not None:
         return FinetuneResult(state.record, already_done=True)
@@ -119,7 +149,10 @@ def _train(base: BaseModelRef, recipe: Recipe, recipe_file: Path, suite: Suite, 
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # our own bar shows training; load/save bars are noise
-    tok = AutoTokenizer.from_pretrained(str(base.folder))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(base.folder), trust_remote_code=False)  # never run a folder's code
+    except (OSError, ValueError, ImportError) as e:
+        raise EvalkitError(f"cannot load the tokenizer of {base.label} from {base.folder}: {first_line(e)}") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     fmt = resolve_format(recipe.format, tok, bool(base.spec.options.get("chat", True)))

@@ -31,8 +31,8 @@ class ScoringLM:
         # bf16 halves the CPU cost where the CPU has bf16 instructions; ranks are unchanged in our checks
         name = dtype or os.environ.get("EVALKIT_LM_DTYPE") or ("bfloat16" if self.device != "cpu" or _cpu_bf16() else "float32")
         self.dtype = getattr(torch, name)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.dtype).to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.dtype, trust_remote_code=False).to(self.device).eval()
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
         self.name = "SmolLM2-135M-Instruct"

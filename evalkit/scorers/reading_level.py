@@ -18,6 +18,7 @@ from evalkit.scorers.text import clean, sentences, words
 DEFAULT_BAND = (1.0, 5.0)
 BAND_FALLOFF = 3.0  # grades outside the band at which the fit reaches 0
 MIN_WORDS = 3
+MIN_LATIN_SHARE = 0.5  # below this share of Latin letters the text is not English: FK grade means nothing
 WORD_LIST = Path(__file__).with_name("unsuitable_words.txt")
 
 
@@ -50,6 +51,18 @@ def fk_grade(text: str) -> float | None:
     import textstat
 
     return float(textstat.flesch_kincaid_grade(text))
+
+
+def latin_share(text: str) -> float | None:
+    """Share of the letters that are Latin script (None: no letters). Flesch-Kincaid counts English
+    syllables and words between spaces; Chinese has neither, so its "grade" is noise (-3.4 and the like)."""
+    import unicodedata
+
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return None
+    latin = sum(1 for c in letters if c.isascii() or unicodedata.name(c, "").startswith("LATIN"))
+    return latin / len(letters)
 
 
 def band_fit(grade: float, band: tuple[float, float]) -> float:
@@ -109,8 +122,14 @@ class ReadingLevelScorer(Scorer):
             text = clean(s.text)
             r = StoryScores()
             n = len(words(text))
-            grade = fk_grade(text) if n >= MIN_WORDS else None
-            if grade is None:
+            share = latin_share(text)
+            foreign = share is not None and share < MIN_LATIN_SHARE
+            grade = fk_grade(text) if n >= MIN_WORDS and not foreign else None
+            if foreign:
+                r.values.update(fk_grade=None, reading_band_fit=None)
+                why = f"not scorable: not English text ({1 - share:.0%} of its letters are not Latin script)"
+                r.notes.update(fk_grade=why, reading_band_fit=why)
+            elif grade is None:
                 r.values.update(fk_grade=None, reading_band_fit=None)
                 why = f"not scorable: {n} word(s), a reading level needs {MIN_WORDS}"
                 r.notes.update(fk_grade=why, reading_band_fit=why)

@@ -130,3 +130,12 @@ def test_labels_give_the_story_only_loss(smoke, tiny_gpt2_dir):
     manual = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
     assert keep.sum() == sum(len([t for t in e["labels"] if t != IGNORE]) for e in examples)
     assert torch.allclose(out.loss, manual, atol=1e-5)
+
+
+def test_a_set_typo_is_blamed_on_the_key_and_the_recipe_in_use():
+    with pytest.raises(EvalkitError) as e:
+        load_recipe("full", {"warmpu": 0.1})
+    msg = str(e.value)
+    assert msg.startswith("--set warmpu: recipe 'full' in use (") and "full.toml" in msg and "lora.toml" not in msg
+    with pytest.raises(EvalkitError, match=r"^--set learning_rate: recipe 'qlora' in use .*learning_rate: Input"):
+        load_recipe("qlora", {"learning_rate": -1})

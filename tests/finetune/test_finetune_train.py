@@ -135,7 +135,7 @@ def test_rerun_is_a_no_op_and_other_settings_are_refused(full_run):
 
 
 @pytest.mark.slow
-def test_overwrite_replaces_a_foreign_folder(tiny_gpt2_dir, suite_dir, tmp_path):
+def test_overwrite_replaces_only_an_evalkit_training(tiny_gpt2_dir, suite_dir, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "config.json").write_text("{}")
@@ -143,8 +143,15 @@ def test_overwrite_replaces_a_foreign_folder(tiny_gpt2_dir, suite_dir, tmp_path)
                            overrides={"max_steps": 1})
     with pytest.raises(EvalkitError, match="holds no evalkit training"):
         run_finetune(opts)
-    rec = run_finetune(FinetuneOptions(**{**opts.__dict__, "overwrite": True})).record
-    assert rec.global_step == 1 and json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
+    with pytest.raises(EvalkitError, match=r"holds files evalkit did not write \(found: config.json\)"):
+        run_finetune(FinetuneOptions(**{**opts.__dict__, "overwrite": True}))
+    assert [p.name for p in out.iterdir()] == ["config.json"] and (out / "config.json").read_text() == "{}"
+    (out / "config.json").unlink()
+    first = run_finetune(opts).record
+    again = FinetuneOptions(**{**opts.__dict__, "overrides": {"max_steps": 2}, "overwrite": True})
+    rec = run_finetune(again).record  # evalkit's own training: replaced
+    assert rec.identity != first.identity and rec.global_step == 2
+    assert json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
 
 
 @pytest.mark.slow

@@ -39,3 +39,20 @@ def test_scorer_reads_the_band_from_the_suite(tmp_path):
     assert easy.values["unsuitable_words"] == 1.0 and "oak" in easy.notes["unsuitable_words"]
     default = ReadingLevelScorer().score([StoryInput(MID)], ScoringContext())[0]  # default band: grades 1-5
     assert default.values["reading_band_fit"] == 1.0
+
+
+def test_non_latin_text_is_not_given_a_reading_grade():
+    from evalkit.scorers.base import ScoringContext, StoryInput
+    from evalkit.scorers.reading_level import ReadingLevelScorer, latin_share
+
+    chinese = "从前有一只小猫。它住在森林里。有一天，它遇到了一只小狗，他们成了好朋友。"
+    english = "Once upon a time a little cat lived in the forest. One day it met a puppy. They became friends."
+    mixed = english + " 小猫"  # a few foreign letters do not make English unscorable
+    assert latin_share(chinese) == 0.0 and latin_share(english) == 1.0 and latin_share("123 !") is None
+    rows = ReadingLevelScorer().score([StoryInput(text=t, id=str(i)) for i, t in enumerate([chinese, english, mixed])],
+                                      ScoringContext())
+    assert rows[0].values["fk_grade"] is None and rows[0].values["reading_band_fit"] is None
+    assert "not English text" in rows[0].notes["fk_grade"] and "one sentence" not in rows[0].notes["fk_grade"]
+    assert rows[0].values["unsuitable_words"] == 0.0  # the word list still runs
+    assert rows[1].values["fk_grade"] is not None and rows[2].values["fk_grade"] is not None
+    assert "fk_grade" not in rows[1].notes

@@ -1,0 +1,364 @@
+"""Hostile input and faults through the real CLI (issue 12): every case runs `python -m evalkit.cli` in a
+subprocess inside its own sandbox folder and must end with exit code 2, one `error:` line on stderr
+naming the problem, no traceback, and every file that was in the sandbox before unchanged.
+
+Faults are real, not simulated: a read-only bind mount and a full tmpfs in a private mount namespace
+(`unshare -m`; tests run as root, which ignores permission bits, so chmod would prove nothing),
+/dev/full for a full disk on stdout, a path under a file, /proc for a folder nobody can create files in.
+
+To add a case, append a Case to CASES: `build` writes the inputs into the sandbox and returns the
+arguments after `evalkit`. Still to add once issue 11's refactor lands (their code is being moved now):
+`score s.jsonl -o s.jsonl` (input overwritten), `regress --pin` over an existing file, a torn scores.jsonl
+line and a deleted content_hash in `regress` (exit 2, not 1), damaged generations.jsonl lines, and CSV
+formula injection in `leaderboard` (a cell check, not an exit 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SMOKE = REPO / "suites" / "smoke"
+PLUGIN_SRC = REPO / "tests" / "data" / "evalkit-echo-plugin"
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+       "TRANSFORMERS_VERBOSITY": "error"}
+GOOD_STORY = '{"story": "Mia found a red kite. She ran up the hill. The kite flew high and Mia laughed."}\n'
+
+
+@dataclass
+class Sandbox:
+    root: Path
+    gpt2: Path | None = None  # a copy of the tiny GPT-2 inside the sandbox, so it is checksummed too
+    plugin: Path | None = None  # site folder of the echo backend plugin
+
+    def write(self, rel: str, data: str | bytes) -> Path:
+        p = self.root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data.encode() if isinstance(data, str) else data)
+        return p
+
+    def suite(self, rel: str = "suite", toml: str | bytes | None = None, stories: str | bytes | None = None,
+              train: bool = False) -> Path:
+        """The smoke suite copied (optionally with a train/validation split, for finetune), then damaged."""
+        d = self.root / rel
+        d.mkdir(parents=True, exist_ok=True)
+        text = (SMOKE / "suite.toml").read_text(encoding="utf-8").split("[regress]")[0]
+        rows = [json.loads(x) for x in (SMOKE / "stories.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+        if train:
+            rows = [{**r, "id": f"t{i}", "split": "train" if i < 4 else "validation",
+                     "story": " ".join(r["story"].split()[:30])} for i, r in enumerate(rows * 2)][:6]
+        self.write(f"{rel}/suite.toml", text if toml is None else toml)
+        self.write(f"{rel}/stories.jsonl", "".join(json.dumps(r) + "\n" for r in rows) if stories is None else stories)
+        return d
+
+    def good_stories(self) -> Path:
+        return self.write("in/stories.jsonl", GOOD_STORY)
+
+    def echo_models(self) -> Path:
+        return self.write("echo.toml", '[models.echo-a]\nbackend = "echo"\nsource = "a"\n'
+                                       '[models.echo-b]\nbackend = "echo"\nsource = "b"\n')
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    build: Callable[[Sandbox], list[str]]  # writes the inputs, returns the arguments after `evalkit`
+    message: str  # a regex the one error line must match
+    needs: tuple[str, ...] = ()  # "gpt2", "plugin", "unshare"
+    mount: tuple[str, str] | None = None  # ("ro" | "full", folder relative to the sandbox), in a private namespace
+    stdout: str | None = None  # a file stdout is redirected to (e.g. /dev/full)
+    progress: bool = False  # progress lines may come before the error line (a fault mid-run)
+    check: Callable[[Sandbox, subprocess.CompletedProcess], None] | None = None
+    slow: bool = False
+
+
+def _score(sb: Sandbox, *extra: str) -> list[str]:
+    return ["score", str(sb.good_stories()), "--scorers", "repetition", *extra]
+
+
+def _score_suite(**suite_kw) -> Callable[[Sandbox], list[str]]:
+    return lambda sb: _score(sb, "--suite", str(sb.suite(**suite_kw)))
+
+
+def _finetune(sb: Sandbox, *extra: str) -> list[str]:
+    assert sb.gpt2 is not None
+    return ["finetune", str(sb.gpt2), "--recipe", "full", "--suite", str(sb.suite(train=True)), *extra]
+
+
+def _loop(sb: Sandbox, rel: str) -> Path:
+    p = sb.root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.symlink_to(p.name)  # points at itself
+    return p
+
+
+def _suite_with_loop(sb: Sandbox) -> list[str]:
+    d = sb.suite()
+    (d / "stories.jsonl").unlink()
+    _loop(sb, "suite/stories.jsonl")
+    return _score(sb, "--suite", str(d))
+
+
+def _suite_with_folder(name: str) -> Callable[[Sandbox], list[str]]:
+    def build(sb: Sandbox) -> list[str]:
+        d = sb.suite()
+        (d / name).unlink()
+        (d / name).mkdir()
+        (d / name / "keep.txt").write_text("untouched")
+        return _score(sb, "--suite", str(d))
+    return build
+
+
+def _non_utf8_stories(sb: Sandbox) -> list[str]:
+    lines = (SMOKE / "stories.jsonl").read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"a", b"\xe9", 1)  # Latin-1 e-acute inside line 3
+    return _score(sb, "--suite", str(sb.suite(stories=b"\n".join(lines))))
+
+
+def _custom_code_base(sb: Sandbox) -> list[str]:
+    """A model folder whose config asks for its own Python code: the code must never run."""
+    assert sb.gpt2 is not None
+    cfg = json.loads((sb.gpt2 / "config.json").read_text())
+    cfg.update(model_type="evilgpt", auto_map={"AutoConfig": "configuration_evil.EvilConfig",
+                                               "AutoModelForCausalLM": "modeling_evil.EvilModel"})
+    (sb.gpt2 / "config.json").write_text(json.dumps(cfg))
+    payload = "import pathlib\npathlib.Path(__file__).with_name('CODE_RAN').write_text('ran')\n"
+    for f in ("configuration_evil.py", "modeling_evil.py"):
+        (sb.gpt2 / f).write_text(payload + "from transformers import GPT2Config as EvilConfig, "
+                                           "GPT2LMHeadModel as EvilModel\n")
+    return _finetune(sb, "--output", str(sb.root / "out"))
+
+
+def _no_code_ran(sb: Sandbox, res: subprocess.CompletedProcess) -> None:
+    assert sb.gpt2 is not None and not (sb.gpt2 / "CODE_RAN").exists()
+
+
+def _dev_full_intact(sb: Sandbox, res: subprocess.CompletedProcess) -> None:
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def _generated_kept(sb: Sandbox, res: subprocess.CompletedProcess) -> None:
+    kept = re.search(r"KEPT (\d+)", res.stdout)
+    assert kept and int(kept.group(1)) >= 5, res.stdout[-500:]  # echo-a's five stories survived the full disk
+
+
+def _compare(sb: Sandbox, results: str) -> list[str]:
+    return ["compare", "echo-a", "echo-b", "--suite", "smoke", "--models-file", str(sb.echo_models()),
+            "--scorers", "repetition", "--results-dir", results]
+
+
+CASES = [
+    # item 1: --output is, holds or sits in the base model's folder (any spelling), --overwrite on foreign files
+    Case("finetune-output-is-base", lambda sb: _finetune(sb, "--output", str(sb.gpt2), "--overwrite"),
+         r"output .* is the base model's folder .*nothing was changed", needs=("gpt2",)),
+    Case("finetune-output-holds-base", lambda sb: _finetune(sb, "--output", str(sb.root), "--overwrite"),
+         r"holds the base model's folder", needs=("gpt2",)),
+    Case("finetune-output-inside-base", lambda sb: _finetune(sb, "--output", str(sb.gpt2 / "sub"), "--overwrite"),
+         r"is inside the base model's folder", needs=("gpt2",)),
+    Case("finetune-output-base-other-spelling",
+         lambda sb: _finetune(sb, "--output", str(sb.root / "base" / ".." / "base"), "--overwrite"),
+         r"is the base model's folder", needs=("gpt2",)),
+    Case("finetune-output-symlink-to-base",
+         lambda sb: (sb.root / "link").symlink_to(sb.gpt2) or _finetune(sb, "--output", str(sb.root / "link"),
+                                                                        "--overwrite"),
+         r"is the base model's folder", needs=("gpt2",)),
+    Case("finetune-overwrite-foreign-folder",
+         lambda sb: sb.write("mine/notes.txt", "my notes") and _finetune(sb, "--output", str(sb.root / "mine"),
+                                                                         "--overwrite"),
+         r"holds files evalkit did not write \(found: notes.txt\)", needs=("gpt2",)),
+    # smaller: a --set typo names the key and the recipe in use
+    Case("finetune-set-typo", lambda sb: _finetune(sb, "--set", "warmpu=0.1"),
+         r"^error: --set warmpu: recipe 'full' in use \(.*full\.toml\): unknown key\(s\) warmpu", needs=("gpt2",)),
+    # item 11: a folder asking for its own code is refused without running it or prompting
+    Case("finetune-custom-code-base", _custom_code_base, r"contains custom code", needs=("gpt2",),
+         check=_no_code_ran, slow=True),
+    Case("finetune-output-is-a-file", lambda sb: _finetune(sb, "--output", str(sb.write("out.bin", "data"))),
+         r"out\.bin' is a file", needs=("gpt2",)),
+    Case("finetune-recipe-non-utf8", lambda sb: _finetune(sb, "--recipe", str(sb.write("r.toml", b'name = "\xff"\n'))),
+         r"recipe .*r\.toml: .*can't decode byte 0xff", needs=("gpt2",)),
+    Case("finetune-recipe-is-a-folder", lambda sb: (sb.root / "r.toml").mkdir() or _finetune(sb, "--recipe",
+                                                                                            str(sb.root / "r.toml")),
+         r"recipe file .*r\.toml is a folder", needs=("gpt2",)),
+    Case("models-file-not-toml", lambda sb: ["finetune", "x", "--models-file", str(sb.write("m.toml", "a = = 1\n"))],
+         r"m\.toml: .*line 1"),
+    Case("models-file-non-utf8",
+         lambda sb: ["finetune", "a", "--models-file", str(sb.write("m.toml", b'[models.a]\nsource = "\xff"\n'))],
+         r"not UTF-8 text \(byte 0xff"),
+    Case("models-file-is-a-folder", lambda sb: (sb.root / "m.toml").mkdir() or ["finetune", "x", "--models-file",
+                                                                                 str(sb.root / "m.toml")],
+         r"m\.toml' is a directory"),
+    # items 9 and 13: suites
+    Case("suite-non-utf8", _non_utf8_stories, r"stories\.jsonl:3: not UTF-8 text \(byte 0xe9"),
+    Case("suite-toml-non-utf8", _score_suite(toml=b'name = "x"\n# caf\xe9\n'), r"suite\.toml:2: not UTF-8 text"),
+    Case("suite-templates-not-a-table",
+         _score_suite(toml='templates = "base"\n' + (SMOKE / "suite.toml").read_text().split("[regress]")[0]),
+         r"suite\.toml: \[templates\] must be a table"),
+    Case("suite-template-not-a-string",
+         _score_suite(toml=(SMOKE / "suite.toml").read_text().split("[regress]")[0] + "\n[templates]\nbase = 3\n"),
+         r"suite\.toml: template 'base' must be a string, not int"),
+    Case("suite-stories-is-a-folder", _suite_with_folder("stories.jsonl"), r"stories\.jsonl: is a folder"),
+    Case("suite-toml-is-a-folder", _suite_with_folder("suite.toml"), r"suite\.toml: is a folder"),
+    Case("suite-stories-symlink-loop", _suite_with_loop, r"stories\.jsonl: Too many levels of symbolic links"),
+    Case("suite-toml-empty", _score_suite(toml=""), r"suite\.toml: \[genres\] must map"),
+    Case("suite-stories-empty", _score_suite(stories=""), r"stories\.jsonl: no stories"),
+    Case("suite-huge-line", _score_suite(stories=b"{" + b"x" * 8_000_000), r"stories\.jsonl:1: not valid JSON"),
+    Case("suite-is-a-file", lambda sb: _score(sb, "--suite", str(sb.write("notasuite", "x"))), r"unknown suite"),
+    # `evalkit score` input and output
+    Case("score-input-non-utf8", lambda sb: ["score", str(sb.write("s.jsonl", GOOD_STORY.encode() + b'{"story": "\xff"}\n')),
+                                             "--scorers", "repetition"], r"s\.jsonl:2: not UTF-8 text"),
+    Case("score-input-empty", lambda sb: ["score", str(sb.write("s.jsonl", "")), "--scorers", "repetition"],
+         r"no stories"),
+    Case("score-input-is-a-folder", lambda sb: ["score", str(sb.suite()), "--scorers", "repetition"],
+         r"suite' is a directory"),
+    Case("score-input-symlink-loop", lambda sb: ["score", str(_loop(sb, "s.jsonl")), "--scorers", "repetition"],
+         r"s\.jsonl: Too many levels of symbolic links"),
+    # item 12: file-system faults
+    Case("score-output-under-a-file", lambda sb: _score(sb, "-o", str(sb.root / "in" / "stories.jsonl" / "out.jsonl")),
+         r"in/stories\.jsonl: is a file where a folder is needed"),
+    Case("score-output-is-a-folder", lambda sb: _score(sb, "-o", str(sb.suite())),
+         r"suite' is a directory"),
+    Case("score-output-dev-full", lambda sb: _score(sb, "-o", "/dev/full"), r"/dev/full: not a regular file",
+         check=_dev_full_intact),
+    Case("score-output-in-proc", lambda sb: _score(sb, "-o", "/proc/version"),
+         r"/proc/version: cannot create a file in /proc"),
+    Case("score-stdout-disk-full", lambda sb: _score(sb), r"No space left on device", stdout="/dev/full"),
+    Case("compare-results-under-a-file", lambda sb: _compare(sb, str(sb.write("res", "a file") / "sub")),
+         r"res/sub: Not a directory", needs=("plugin",)),
+    Case("compare-results-is-a-file", lambda sb: _compare(sb, str(sb.write("res", "a file"))), r"'.*res' is a file",
+         needs=("plugin",)),
+    Case("compare-results-read-only", lambda sb: (sb.root / "ro").mkdir() or _compare(sb, "ro/results"),
+         r"ro/results: Read-only file system", needs=("plugin", "unshare"), mount=("ro", "ro")),
+    Case("compare-disk-full", lambda sb: (sb.root / "full").mkdir() or _compare(sb, "full/results"),
+         r"full/results/.*: No space left on device", needs=("plugin", "unshare"), mount=("full", "full"),
+         progress=True, check=_generated_kept),
+]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """sha256 of every file under root (symlinks by their target, never followed)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            p = Path(dirpath, name)
+            rel = str(p.relative_to(root))
+            out[rel] = "link:" + os.readlink(p) if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def command_line(case: Case, args: list[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "evalkit.cli", *args]
+    if case.mount is None:
+        return cmd
+    kind, rel = case.mount
+    mount = (f"mount --bind {rel} {rel} && mount -o remount,ro,bind {rel}" if kind == "ro"
+             else f"mount -t tmpfs -o size=12k tmpfs {rel}")
+    # the mount lives and dies with this private namespace; report what the full disk kept
+    script = (f'{mount} || exit 99; "$@"; rc=$?; echo KEPT $(cat {rel}/results/*/generations.jsonl 2>/dev/null '
+              f'| wc -l); exit $rc')
+    return ["unshare", "-m", "sh", "-c", script, "sh", *cmd]
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site, build = tmp_path_factory.mktemp("hostile-plugin"), tmp_path_factory.mktemp("hostile-plugin-src")
+    shutil.copytree(PLUGIN_SRC, build / "src")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(build / "src")], check=True, timeout=180)
+    return site
+
+
+def can_unshare() -> bool:
+    try:
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.slow else [])
+                                  for c in CASES])
+def test_hostile_input_is_one_line_exit_2_and_changes_nothing(case: Case, tmp_path: Path,
+                                                               request: pytest.FixtureRequest) -> None:
+    if "unshare" in case.needs and not can_unshare():
+        pytest.skip("needs a private mount namespace (unshare -m)")
+    sb = Sandbox(tmp_path / "sandbox")
+    sb.root.mkdir()
+    env = dict(ENV)
+    if "gpt2" in case.needs:
+        sb.gpt2 = sb.root / "base"
+        shutil.copytree(request.getfixturevalue("tiny_gpt2_dir"), sb.gpt2)
+    if "plugin" in case.needs:
+        sb.plugin = request.getfixturevalue("plugin_site")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sb.plugin), env.get("PYTHONPATH")]))
+    args = case.build(sb)
+    before = snapshot(sb.root)
+    stdout = open(case.stdout, "w") if case.stdout else subprocess.PIPE  # noqa: SIM115
+    try:
+        res = subprocess.run(command_line(case, args), stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                             text=True, cwd=sb.root, env=env, timeout=600)
+    finally:
+        if case.stdout:
+            stdout.close()
+    err = res.stderr
+    assert res.returncode == 2, (res.returncode, err[-2000:])
+    assert "Traceback" not in err and "Exception ignored" not in err, err[-2000:]
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], err[-2000:]
+    if not case.progress:
+        assert lines == errors, err[-2000:]  # nothing but the one line
+    assert re.search(case.message, errors[0]), (case.message, errors[0])
+    after = snapshot(sb.root)
+    changed = {k for k, v in before.items() if after.get(k) != v}
+    assert not changed, f"pre-existing files changed or removed: {sorted(changed)}"
+    if case.check:
+        case.check(sb, res)
+
+
+@pytest.mark.slow
+def test_default_output_of_a_dotdot_label_stays_in_results_and_the_hint_runs(tiny_gpt2_dir, tmp_path):
+    """item 11 + the "compare it" hint: a models-file name "../../escape" trains into results/finetuned/,
+    and the printed compare command runs as printed from a folder whose path has a space."""
+    work = tmp_path / "my work"
+    sb = Sandbox(work)
+    work.mkdir()
+    suite = sb.suite(train=True)
+    models = sb.write("m s.toml", f'[models."../../escape"]\nbackend = "hf"\nsource = "{tiny_gpt2_dir}"\n')
+    outside = snapshot(tmp_path.parent)
+    res = subprocess.run([sys.executable, "-m", "evalkit.cli", "finetune", "../../escape", "--models-file", models.name,
+                          "--recipe", "full", "--suite", str(suite), "--max-steps", "1"],
+                         capture_output=True, text=True, cwd=work, env=ENV, timeout=600, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (work / "results" / "finetuned" / "escape" / "training_record.json").is_file()
+    new_outside = {k for k in snapshot(tmp_path.parent) if k not in outside and not k.startswith(f"{tmp_path.name}/")}
+    assert not new_outside and not (tmp_path / "escape").exists() and not (tmp_path.parent / "escape").exists()
+    hint = next(ln for ln in res.stdout.splitlines() if ln.startswith("compare it: ")).removeprefix("compare it: ")
+    assert shlex.split(hint) == ["evalkit", "compare", "../../escape",
+                                 str((work / "results" / "finetuned" / "escape").resolve()), "--models-file", models.name]
+    env = {**ENV, "PATH": os.pathsep.join([str(Path(sys.executable).parent), ENV.get("PATH", "")])}
+    run = subprocess.run(["bash", "-c", hint + " --suite smoke --max-new-tokens 4 --scorers repetition --results-dir r"],
+                         capture_output=True, text=True, cwd=work, env=env, timeout=600, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert len(list((work / "r").glob("*/generations.jsonl"))) == 1
+
+
+def test_safe_name_never_leaves_the_folder():
+    from evalkit.finetune.train import safe_name
+
+    for label in ("../../escape", "/etc/passwd", "..", ".", "", "a/../../b", "..\\..\\win", "nul\x00byte", "~root"):
+        name = safe_name(label)
+        assert name and "/" not in name and "\\" not in name and ".." not in name and not name.startswith(".")
+        assert (Path("/r") / name).resolve().parent == Path("/r")
+    assert safe_name("smollm2-135m") == "smollm2-135m" and safe_name("tiny_gpt2.v1") == "tiny_gpt2.v1"
