@@ -59,8 +59,10 @@ class Judge:
     def question(self, prompt: JudgePrompt, kind: str, rubric: Rubric, story_hash: str,
                  order: str | None = None) -> Question:
         self.rubrics_used[rubric.name] = f"v{rubric.version}:{rubric.digest()}"
+        # a pair's story_hash is "first:second" in the order shown, so it already tells the two orders
+        # apart; the caller's label (a>b) stays out of the key, so a swapped comparison reuses answers
         key = question_key(self.key, self.engine.identity(), rubric.digest(), prompt.system + prompt.user,
-                           story_hash, order)
+                           story_hash, "shown" if order else None)
         return Question(key, prompt, kind, rubric, story_hash, order)
 
     def ask(self, questions: Sequence[Question],
