@@ -51,7 +51,8 @@ def load_scorers(names: Sequence[str] | None = None) -> list[Scorer]:
     unknown = [n for n in chosen if n not in eps]
     if unknown:
         raise EvalkitError(f"unknown scorer(s) {', '.join(unknown)}: installed are {', '.join(sorted(eps))}")
-    return [load_plugin(SCORERS_GROUP, n, Scorer, "unknown scorer {name!r}")() for n in chosen]
+    loaded = [load_plugin(SCORERS_GROUP, n, Scorer, "unknown scorer {name!r}")() for n in chosen]
+    return loaded if names else [s for s in loaded if getattr(s, "default", True)]  # opt-in scorers (judge) only by name
 
 
 def metric_table(scorers: Sequence[Scorer]) -> dict[str, Metric]:

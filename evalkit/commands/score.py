@@ -110,11 +110,11 @@ def _story(obj: dict, n: int, where: str, items: dict) -> tuple[str, StoryInput]
 
 def make_scorers(names: Sequence[str] | None) -> list[Scorer]:
     """Entry-point scorers by name, plus ``evaluate:PATH`` for a local evaluate metric module."""
-    from evalkit.scoring import available_scorers, load_scorers
+    from evalkit.scoring import load_scorers
 
-    names = list(names) if names else available_scorers()
+    names = list(names or [])
     plain = [n for n in names if not n.startswith("evaluate:")]
-    scorers = load_scorers(plain) if plain else []
+    scorers = load_scorers(plain) if plain or not names else []  # none named: the default set (no opt-in judge)
     for n in names:
         if n.startswith("evaluate:"):
             from evalkit.scorers.evaluate_adapter import EvaluateScorer

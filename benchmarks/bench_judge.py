@@ -1,0 +1,123 @@
+"""Judge figures (issue 15): throughput of a small judge, batched vs one by one, and its agreement
+with people on HANNA Coherence.
+
+    .venv/bin/python benchmarks/bench_judge.py throughput [--judge smollm2-135m] [--rubrics coherence]
+    .venv/bin/python benchmarks/bench_judge.py hanna [--prompts 12] [--judge smollm2-135m]
+
+throughput: the persona-tales test stories (the human references stand in for generations), no
+cache, the model loaded once; stories/s = stories / wall seconds of ``Judge.rate``.
+hanna: the first N prompt ids of ../shared/validation/hanna_dev.csv, every system, rubric coherence;
+Kendall τ-b with the mean human Coherence: pooled over the machine stories (HANNA's "story level"),
+the per-prompt mean, and over system means (with and without the human system). Judge calls are
+cached in results/.cache/judge, so a rerun only computes the τ. Prints the load average: on a shared
+machine other processes slow every timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+HANNA = Path(__file__).resolve().parent.parent.parent / "shared" / "validation" / "hanna_dev.csv"
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def throughput(args) -> dict:
+    from evalkit.judge.engines import LogitsEngine
+    from evalkit.judge.judge import Judge, configure_judge
+    from evalkit.judge.rubric import load_rubrics
+    from evalkit.scorers.base import StoryInput
+    from evalkit.suites import load_suite
+
+    suite = load_suite("persona-tales")
+    items = suite.split("test")[: args.n]
+    stories = [StoryInput.from_item(i, i.story) for i in items]
+    rubrics = [r for r in load_rubrics() if r.name in args.rubrics.split(",")]
+    t0 = time.perf_counter()
+    judge = configure_judge(args.judge, cache_dir=None)
+    out = {"judge": args.judge, "stories": len(stories), "rubrics": [r.name for r in rubrics],
+           "load_s": time.perf_counter() - t0, "runs": {}}
+    values = {}
+    for bs in args.batch_sizes:
+        j = Judge(judge.spec, judge.model, LogitsEngine(judge.model, bs), None, bs)
+        t = time.perf_counter()
+        rated = j.rate(stories, rubrics, suite.genres)
+        wall = time.perf_counter() - t
+        values[bs] = [rec.value for per in rated for rec in per.values()]
+        out["runs"][f"batch_{bs}"] = {"wall_s": wall, "stories_per_s": len(stories) / wall,
+                                      "questions_per_s": len(stories) * len(rubrics) / wall, "load_avg": _load()}
+        print(f"batch {bs}: {wall:.1f} s, {len(stories) / wall:.3f} stories/s "
+              f"({len(rubrics)} rubric(s)), load {_load()}", flush=True)
+    a, b = values[args.batch_sizes[0]], values[args.batch_sizes[-1]]
+    out["max_abs_diff_batched_vs_single"] = max(abs(x - y) for x, y in zip(a, b))
+    out["mean_rating"] = sum(a) / len(a)
+    return out
+
+
+def hanna(args) -> dict:
+    import pandas as pd
+    from scipy.stats import kendalltau
+
+    from evalkit.judge.judge import configure_judge
+    from evalkit.judge.rubric import load_rubrics
+    from evalkit.scorers.base import StoryInput
+
+    df = pd.read_csv(args.csv)
+    keep = sorted(df["prompt_id"].unique())[: args.prompts]
+    df = df[df["prompt_id"].isin(keep)].reset_index(drop=True)
+    rubric = [r for r in load_rubrics() if r.name == "coherence"]
+    judge = configure_judge(args.judge, cache_dir=Path("results/.cache"), batch_size=args.batch_size)
+    clip = (lambda t: t[: args.max_chars]) if args.max_chars else (lambda t: t)  # the opening only, for speed
+    stories = [StoryInput(text=clip(str(r.story)), id=str(r.story_id), prompt=str(r.prompt)) for r in df.itertuples()]
+    t = time.perf_counter()
+    rated = judge.rate(stories, rubric, progress=lambda d, n: print(f"  {d}/{n}", flush=True))
+    wall = time.perf_counter() - t
+    df["judge"] = [per["coherence"].value for per in rated]
+    machine = df[df["model"] != "Human"].dropna(subset=["judge"])
+    pooled = kendalltau(machine["judge"], machine["Coherence"]).statistic
+    per_prompt = machine.groupby("prompt_id").apply(
+        lambda g: kendalltau(g["judge"], g["Coherence"]).statistic, include_groups=False).dropna()
+    sys_means = df.dropna(subset=["judge"]).groupby("model")[["judge", "Coherence"]].mean()
+    sys_machine = sys_means.drop(index="Human", errors="ignore")
+    out = {"judge": args.judge, "prompts": len(keep), "max_chars": args.max_chars, "stories": len(df), "missing": int(df["judge"].isna().sum()),
+           "wall_s": wall, "asked": judge.asked, "load_avg": _load(),
+           "story_tau_pooled_machine": float(pooled), "story_tau_per_prompt_mean": float(per_prompt.mean()),
+           "system_tau_machine": float(kendalltau(sys_machine["judge"], sys_machine["Coherence"]).statistic),
+           "system_tau_with_human": float(kendalltau(sys_means["judge"], sys_means["Coherence"]).statistic),
+           "system_means": {m: [round(float(a), 3), round(float(b), 3)]
+                            for m, (a, b) in sys_means[["judge", "Coherence"]].iterrows()},
+           "judge_rating_sd": float(df["judge"].std())}
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["throughput", "hanna"])
+    ap.add_argument("--judge", default="smollm2-135m")
+    ap.add_argument("--n", type=int, default=10)
+    ap.add_argument("--rubrics", default="coherence,creativity,genre,age,overall")
+    ap.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[8, 1])
+    ap.add_argument("--prompts", type=int, default=12)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--max-chars", type=int, default=0, help="judge only the first N characters (0: all)")
+    ap.add_argument("--csv", type=Path, default=HANNA)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    res = throughput(args) if args.what == "throughput" else hanna(args)
+    print(json.dumps(res, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""A model as judge: each story rated 1-5 on five rubrics (coherence, creativity, genre adherence,
+age-appropriateness for 6-10, overall quality), the G-Eval expected rating where the judge gives
+probabilities, else the mean of sampled ratings (the note says which). Higher is better.
+
+Opt-in: not part of the default scorer set (``default = False``); runs when a judge is configured:
+``context.options["judge"]`` (a Judge from ``evalkit.judge.judge.configure_judge``, or a model
+argument string resolved with ``context.options["models_file"]`` and cached under
+``context.options["judge_cache_dir"]``), or ``model = "..."`` under ``[judge]`` in suite.toml.
+Without one it returns nulls with the note "no judge configured" and loads nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
+
+NO_JUDGE = "no judge configured"
+
+
+def _m(name: str, what: str) -> Metric:
+    return Metric(f"judge_{name}", "higher", 1.0, 5.0, f"judge's expected 1-5 rating of {what}")
+
+
+class JudgeScorer(Scorer):
+    name = "judge"
+    default: ClassVar[bool] = False  # a judge is a model to load: only when asked for
+    metrics = (
+        _m("coherence", "story coherence"),
+        _m("creativity", "creativity"),
+        _m("genre", "adherence to the requested genre"),
+        _m("age", "age-appropriateness for readers aged 6-10"),
+        _m("overall", "overall quality"),
+    )
+
+    def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
+        from evalkit.judge.rubric import load_rubrics
+
+        judge = judge_from_context(context)
+        if judge is None:
+            return [StoryScores({m.name: None for m in self.metrics}, {m.name: NO_JUDGE for m in self.metrics})
+                    for _ in stories]
+        rubrics = load_rubrics(context.suite)
+        genres = dict(getattr(context.suite, "genres", None) or {})
+        rated = judge.rate(stories, rubrics, genres)
+        stats = context.shared.setdefault("judge_stats", {"questions": 0, "missing": 0})
+        out = []
+        for per_story in rated:
+            s = StoryScores()
+            for rubric_name, rec in per_story.items():
+                metric = f"judge_{rubric_name}"
+                s.values[metric] = rec.value
+                stats["questions"] += 1
+                if rec.value is None:
+                    stats["missing"] += 1
+                    s.notes[metric] = f"judge {judge.spec.label}: {rec.note or 'no answer'}"[:500]
+                elif rec.method == "sampled_mean":
+                    s.notes[metric] = f"judge {judge.spec.label}: mean of {rec.n_samples} sampled ratings (no probabilities)"
+            out.append(s)
+        return out
+
+
+def judge_from_context(context: ScoringContext) -> Any:
+    """The configured Judge, built once per context; None when no judge is configured."""
+    if "judge" in context.shared:
+        return context.shared["judge"]
+    chosen = context.options.get("judge")
+    if chosen is None and context.suite is not None:
+        table = (context.suite.config or {}).get("judge", {})
+        chosen = table.get("model") if isinstance(table, dict) else None
+    if isinstance(chosen, str) and chosen:
+        from evalkit.judge.judge import configure_judge
+
+        chosen = configure_judge(chosen, context.options.get("models_file"),
+                                 cache_dir=context.options.get("judge_cache_dir"))
+    context.shared["judge"] = chosen or None
+    return context.shared["judge"]

@@ -1,0 +1,86 @@
+"""A real OpenAI-compatible judge server for the tests (uvicorn + starlette on 127.0.0.1).
+
+``python judge_server.py --port N --mode MODE``:
+- logprobs: every answer is "4" with fixed top_logprobs (see TOP below); pairwise questions get
+  p(A)=0.9 (mode first) or prefer the story holding KEYWORD
+- nologprobs: no logprobs; the answer is the digit 3 + seed % 3 (so seeds 1000..1004 -> 4,5,3,4,5)
+- garbage: no logprobs, the answer is a sentence without a rating
+Streams (SSE) when asked to, as the openai backend's sampling requests do. GET /_log lists requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+TOP = [("4", 0.5), ("3", 0.2), (" 5", 0.1), ("Rating", 0.1), ("2", 0.05)]
+KEYWORD = "dragon"
+GARBAGE = "I cannot rate this story, sorry."
+STATE: dict[str, Any] = {"mode": "logprobs", "pair": "first", "log": []}
+
+
+def _answer(body: dict[str, Any]) -> tuple[str, list[tuple[str, float]] | None]:
+    user = " ".join(m.get("content", "") for m in body.get("messages", [])) or body.get("prompt", "")
+    mode = STATE["mode"]
+    if mode == "garbage":
+        return GARBAGE, None
+    if mode == "nologprobs":
+        return str(3 + int(body.get("seed", 0)) % 3), None
+    if "Story A:" in user:
+        a, _, b = user.partition("Story A:")[2].partition("Story B:")
+        prefer_a = True if STATE["pair"] == "first" else (KEYWORD in a and KEYWORD not in b)
+        top = [("A", 0.9), ("B", 0.1)] if prefer_a else [("B", 0.8), ("A", 0.2)]
+        return top[0][0], top
+    return "4", TOP
+
+
+async def models(request: Request) -> Response:
+    return JSONResponse({"object": "list", "data": [{"id": "judge-model", "object": "model"}]})
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def log(request: Request) -> Response:
+    return JSONResponse(STATE["log"])
+
+
+async def chat(request: Request) -> Response:
+    body = json.loads(await request.body())
+    STATE["log"].append({"body": body, "t": time.time()})
+    text, top = _answer(body)
+    base = {"id": f"j{len(STATE['log'])}", "created": int(time.time()), "model": "judge-model"}
+    if body.get("stream"):
+        def events():
+            yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {'content': text}, 'finish_reason': None}]})}\n\n"
+            yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n"
+            yield "data: [DONE]\n\n"
+        return StreamingResponse(events(), media_type="text/event-stream")
+    choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+    if top is not None and body.get("logprobs"):
+        entries = [{"token": t, "logprob": math.log(p)} for t, p in top]
+        choice["logprobs"] = {"content": [{"token": text, "logprob": entries[0]["logprob"], "top_logprobs": entries}]}
+    return JSONResponse({**base, "object": "chat.completion", "choices": [choice]})
+
+
+app = Starlette(routes=[Route("/health", health), Route("/_log", log), Route("/v1/models", models),
+                        Route("/v1/chat/completions", chat, methods=["POST"])])
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--mode", default="logprobs")
+    ap.add_argument("--pair", default="first")
+    args = ap.parse_args()
+    STATE.update(mode=args.mode, pair=args.pair)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
