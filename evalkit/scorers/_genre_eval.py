@@ -227,11 +227,12 @@ def render_markdown(ev: GenreEvaluation) -> str:
          f"Trained on {ev.n_train} labelled stories ("
          + ", ".join(f"{g}: {n}" for g, n in ev.per_genre.items()) + "; by writer: "
          + ", ".join(f"{g}: {n}" for g, n in ev.sources.items()) + "). "
-         "The corpus' locked test part is never trained on. The model: a soft-voting ensemble of "
-         "logistic regressions on MiniLM story embeddings, TF-IDF word 1-2-grams and genre cues "
-         "(similarity to each genre's description plus cue-word rates from the descriptions), "
-         f"calibrated by scikit-learn's CalibratedClassifierCV (`{ev.calibration}`). "
-         f"Model used: `{ev.candidate}`. Cross-validation: {ev.cv_scheme}.", "",
+         "The corpus' locked test part is never trained on. Candidates: logistic regressions on MiniLM "
+         "story embeddings (`embed`), on TF-IDF word 1-2-grams (`tfidf`), on genre cues (`cues`: similarity "
+         "to each genre's description, the zero-shot prior, plus cue-word rates from the descriptions), "
+         "and their soft-voting `ensemble`; `zero-shot` needs no training. The best by out-of-fold accuracy "
+         f"is used, `{ev.candidate}`, calibrated by scikit-learn's CalibratedClassifierCV with the method "
+         f"of lowest out-of-fold ECE, `{ev.calibration}`. Cross-validation: {ev.cv_scheme}.", "",
          "### Choosing the model (out-of-fold, before calibration)", "",
          "| candidate | accuracy | mixed-cue accuracy | ECE |", "|---|---:|---:|---:|"]
     for name, s in ev.candidates.items():
@@ -262,8 +263,11 @@ def render_markdown(ev: GenreEvaluation) -> str:
           "for: 0.8 means that among stories given 0.8, about four in five are in that genre. "
           f"A story the classifier cannot place gets about {_pct(chance)} for every genre, so a mean "
           "near that says \"can't tell\", not \"on genre\". "
-          f"Per story the top genre is wrong about {_pct(1 - c.accuracy)} of the time "
-          "(more often for stories that borrow another genre's surface), so compare models on the mean "
+          f"Per story the top genre is wrong about {_pct(1 - c.accuracy)} of the time in cross-validation "
+          + ("(more often for stories that borrow another genre's surface)"
+             if (c.mixed_cue_accuracy or 0) < c.accuracy else
+             "(stories that borrow another genre's surface did no worse)")
+          + ", so compare models on the mean "
           "over many stories, not on one story. These are written stories; generated ones may be harder.",
           ""]
     return "\n".join(L)
