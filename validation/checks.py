@@ -253,34 +253,11 @@ def corpus_levels(corpora: dict[str, list[str]], boot: int = BOOT) -> dict[str, 
 # ---------- genre ----------
 
 def genre_check(items: Sequence[Any], genres: dict[str, str], context: Any) -> dict[str, Any]:
-    """Cross-validated accuracy of the genre classifier (three feature sets) and zero-shot accuracy,
-    on the labelled stories of the suite's train split."""
-    import numpy as np
+    """The genre classifier's stored evaluation (written by scripts/genre_eval.py: the corpus' train part
+    plus persona-tales' train split, cross-validated by writer; the corpus' locked test part scored once).
+    Refitting it here would take minutes and change nothing, so the record is read, not recomputed."""
+    from evalkit.scorers import _genre_eval as ge
+    from evalkit.scorers import genre_classifier as gc
 
-    from evalkit.scorers.genre import GenreModel, cross_validate, genre_probabilities
-    from evalkit.scorers.text import clean
-
-    train = [i for i in items if i.split == "train"]
-    texts = [clean(i.story) for i in train]
-    labels = [i.genre for i in train]
-    names = sorted(genres)
-    emb = context.embed(texts)
-    out: dict[str, Any] = {"n": len(train), "genres": names, "per_genre": {g: labels.count(g) for g in names}, "cv": {}}
-    for feats in ("embed", "embed+tfidf"):
-        acc, conf, _ = cross_validate(texts, labels, emb, features=feats, genres=names)
-        out["cv"][feats] = {"accuracy": acc, "confusion": conf}
-    zs = GenreModel("zero-shot", names)
-    proba = genre_probabilities(zs, texts, context, genres)
-    pred = [names[j] for j in proba.argmax(axis=1)]
-    out["zero_shot"] = float(np.mean([p == y for p, y in zip(pred, labels)]))
-    held = [i for i in items if i.split != "train"]
-    if held:  # the classifier trained on all train stories, tested on the suite's other splits
-        from evalkit.scorers.genre import fit_classifier, _featurize
-
-        from evalkit.scorers.genre import FEATURES
-
-        clf, tfidf = fit_classifier(texts, labels, emb)
-        ht = [clean(i.story) for i in held]
-        p = clf.predict(_featurize(ht, context.embed(ht), tfidf, FEATURES))
-        out["held_out"] = {"n": len(held), "accuracy": float(np.mean([a == i.genre for a, i in zip(p, held)]))}
-    return out
+    ev = ge.GenreEvaluation.model_validate_json(gc.EVALUATION_FILE.read_text(encoding="utf-8"))
+    return ev.model_dump(by_alias=True)

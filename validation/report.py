@@ -70,10 +70,8 @@ def _summary(res: dict, w) -> None:
       f"{lv['TinyStories']['fk_grade']:.2f} < {lv['Aesop']['fk_grade']:.2f} < {lv['FairytaleQA']['fk_grade']:.2f} | {_ok(order)} |")
     g = res.get("genre")
     if g:
-        from evalkit.scorers.genre import FEATURES
-
-        w(f"| genre classifier, cross-validated accuracy ({g['n']} train stories) | reported | "
-          f"{g['cv'][FEATURES]['accuracy']:.1%} (chance 20%) | – |")
+        w(f"| genre classifier, cross-validated accuracy ({g['n_train']} labelled stories) | reported | "
+          f"{g['cv']['accuracy']:.1%} (chance 20%) | – |")
     w("")
     w("Bracketed ranges are 95% bootstrap confidence intervals (resampling prompts for HANNA, stories for "
       "corpus means) or Wilson intervals (ROC accuracy).")
@@ -223,43 +221,14 @@ def _levels(res: dict, w) -> None:
 
 
 def _genre(res: dict, w) -> None:
+    """The section scripts/genre_eval.py writes to docs/genre.md, from the same stored record."""
     g = res.get("genre")
-    w("## Genre adherence")
-    w("")
     if not g:
-        w("No labelled suite stories were found: not measured.")
-        return
-    from evalkit.scorers.genre import C, FEATURES
-
-    w(f"Labelled stories: {g['source']}; the classifier trains on the {g['n']} train-split stories "
-      f"({', '.join(f'{k}: {v}' for k, v in g['per_genre'].items())}). Stratified 5-fold cross-validation "
-      f"(seeded); logistic regression (C={C:g}) on MiniLM embeddings, alone and with TF-IDF word 1–2-grams "
-      f"(the scorer uses {FEATURES}).")
-    w("")
-    w("| features | cross-validated accuracy |")
-    w("|---|---|")
-    for feats, v in g["cv"].items():
-        w(f"| {feats} | {v['accuracy']:.1%} |")
-    w(f"| zero-shot fallback (similarity to the genre descriptions, no training) | {g['zero_shot']:.1%} |")
-    if g.get("held_out"):
-        w(f"| trained on all train stories, tested on the {g['held_out']['n']} validation/test stories | {g['held_out']['accuracy']:.1%} |")
-    w("")
-    w(f"Confusion matrix ({FEATURES}, cross-validated; rows: true genre, columns: predicted):")
-    w("")
-    names = g["genres"]
-    w("| true \\ predicted | " + " | ".join(names) + " |")
-    w("|---|" + "---|" * len(names))
-    for name, row in zip(names, g["cv"][FEATURES]["confusion"]):
-        w(f"| {name} | " + " | ".join(str(x) for x in row) + " |")
-    w("")
-    conf = g["cv"][FEATURES]["confusion"]
-    pairs = [(conf[i][j] + conf[j][i], names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
-    n_conf, a, b = max(pairs)
-    acc = g["cv"][FEATURES]["accuracy"]
-    if acc < 0.7:
-        w(f"Where it falls short: {acc:.0%} is well above chance (20%) but far from reliable; the genres overlap in "
-          f"these stories (most confused: {a} and {b}, {n_conf} stories), so read genre_adherence as a model-level "
-          "average, not a per-story verdict.")
+        w("## Genre adherence")
         w("")
-    w("These are human-written suite stories; generated stories may be harder to classify.")
-    w("")
+        w("No stored genre evaluation was found: not measured.")
+        return
+    from evalkit.scorers._genre_eval import GenreEvaluation, render_markdown
+
+    for line in render_markdown(GenreEvaluation.model_validate(g)).splitlines()[2:]:  # drop the generator comment
+        w(line)

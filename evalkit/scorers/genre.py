@@ -1,87 +1,81 @@
-"""Genre adherence: the probability that a story is in the genre it was asked for.
+"""Genre adherence: the calibrated probability that a story is in the genre it was asked for.
 
-With train stories in the suite (items of split "train"): a scikit-learn logistic regression on MiniLM
-embeddings (``FEATURES = "embed+tfidf"`` adds TF-IDF word 1-2-grams), trained on them, with its
-cross-validated accuracy recorded.
-Without: zero-shot, a softmax over the cosine similarity between the story and each genre's
-description in suite.toml. The fitted model lives in ``context.shared``: one fit per suite and run.
+With enough labelled stories for every suite genre (the shipped corpus, evalkit/scorers/genre_corpus/,
+when the suite's genres are corpus genres, plus the suite's own train split): the calibrated ensemble of
+genre_classifier.py, fitted once and cached on disk under a hash of its training stories, genre
+descriptions and model version, so a rerun does not refit. Its cross-validated record (accuracy with a
+Wilson interval, ECE before/after calibration, reliability table, confusion matrix) is
+``GenreModel.evaluation`` and is summarised in every score's note.
+Without enough labelled stories: zero-shot, a softmax over the similarity between the story and each
+genre's description in suite.toml, with a note that says so.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
 from evalkit.scorers.text import clean, words
 
-MIN_TRAIN_PER_GENRE = 3
-FEATURES = "embed"  # MiniLM alone: TF-IDF added nothing in cross-validation (docs/metrics.md)
-C = 1.0
-ZERO_SHOT_TEMPERATURE = 0.02  # cosine differences between genres are small: a sharp softmax
+MIN_LABELLED_PER_GENRE = 10
 MIN_WORDS = 5
-SEED = 0
+MODEL_VERSION = "genre-ensemble/1"  # bump when features or estimators change: old cache entries are ignored
 
 
 @dataclass
 class GenreModel:
     kind: str  # "classifier" or "zero-shot"
     genres: list[str]
-    n_train: int = 0
-    cv_accuracy: float | None = None
-    confusion: list[list[int]] = field(default_factory=list)  # rows: true genre, columns: predicted
+    descriptions: dict[str, str] = field(default_factory=dict)
     fitted: Any = None
-    tfidf: Any = None
-    features: str = FEATURES
+    evaluation: Any = None  # _genre_eval.GenreEvaluation for a classifier
+    why: str = ""  # for zero-shot: why there is no classifier
+    from_cache: bool = False
 
     def describe(self) -> str:
         if self.kind == "zero-shot":
-            return "zero-shot (similarity to the suite's genre descriptions; no train stories)"
-        feats = "MiniLM + TF-IDF" if self.features == "embed+tfidf" else "MiniLM embeddings"
-        return (f"logistic regression on {feats}, {self.n_train} train stories, "
-                f"{self.cv_accuracy:.0%} cross-validated accuracy")
+            return ("zero-shot (similarity to the suite's genre descriptions; uncalibrated): " + self.why).strip()
+        ev = self.evaluation
+        return (f"calibrated genre classifier ({ev.candidate}, {ev.calibration} calibration) on {ev.n_train} "
+                f"labelled stories: {ev.summary()}")
 
 
-def _featurize(texts: Sequence[str], emb, tfidf, features: str):
-    import numpy as np
-    from scipy.sparse import csr_matrix, hstack
-
-    if features == "embed" or tfidf is None:
-        return np.asarray(emb)
-    return hstack([csr_matrix(np.asarray(emb)), tfidf.transform(texts)]).tocsr()
+def cache_dir() -> Path:
+    return Path(os.environ.get("EVALKIT_CACHE", Path.home() / ".cache" / "evalkit")) / "genre"
 
 
-def fit_classifier(texts: Sequence[str], labels: Sequence[str], emb, features: str = FEATURES):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+def model_key(stories, genres: dict[str, str]) -> str:
+    import sklearn
 
-    tfidf = None
-    if features != "embed":
-        tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, max_features=20000).fit(texts)
-    clf = LogisticRegression(C=C, max_iter=2000, random_state=SEED)
-    clf.fit(_featurize(texts, emb, tfidf, features), list(labels))
-    return clf, tfidf
+    from evalkit.records import stable_hash
+    from evalkit.scorers import genre_classifier as gc
+
+    return stable_hash([MODEL_VERSION, sklearn.__version__, gc.CHOSEN, gc.CALIBRATION, sorted(genres.items()),
+                        [(s.id, s.genre, s.group, s.text) for s in stories]], length=24)
 
 
-def cross_validate(texts: Sequence[str], labels: Sequence[str], emb, features: str = FEATURES,
-                   genres: Sequence[str] | None = None) -> tuple[float, list[list[int]], list[str]]:
-    """Stratified k-fold (k <= 5) accuracy and confusion matrix; returns the predictions too."""
-    import numpy as np
-    from sklearn.metrics import confusion_matrix
-    from sklearn.model_selection import StratifiedKFold
+def _load_or_fit(stories, genres: dict[str, str], context: ScoringContext) -> tuple[Any, Any, bool]:
+    import joblib
 
-    labels = list(labels)
-    genres = list(genres or sorted(set(labels)))
-    k = max(2, min(5, min(labels.count(g) for g in set(labels))))
-    pred = [""] * len(labels)
-    emb = np.asarray(emb)
-    for tr, te in StratifiedKFold(n_splits=k, shuffle=True, random_state=SEED).split(np.zeros(len(labels)), labels):
-        clf, tfidf = fit_classifier([texts[i] for i in tr], [labels[i] for i in tr], emb[tr], features)
-        for i, p in zip(te, clf.predict(_featurize([texts[i] for i in te], emb[te], tfidf, features))):
-            pred[i] = p
-    acc = float(np.mean([p == y for p, y in zip(pred, labels)]))
-    return acc, confusion_matrix(labels, pred, labels=genres).tolist(), pred
+    from evalkit.scorers import _genre_eval as ge
+
+    path = cache_dir() / f"{model_key(stories, genres)}.joblib"
+    if path.exists():
+        try:
+            fitted, record = joblib.load(path)
+            return fitted, ge.GenreEvaluation.model_validate_json(record), True
+        except Exception:  # a torn or stale cache entry: refit and replace it
+            pass
+    fitted, ev = ge.fit_genre_model(stories, genres, context)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    joblib.dump((fitted, ev.model_dump_json(by_alias=True)), tmp)
+    os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+    return fitted, ev, False
 
 
 def build_genre_model(context: ScoringContext) -> GenreModel | None:
@@ -91,42 +85,38 @@ def build_genre_model(context: ScoringContext) -> GenreModel | None:
     key = ("genre_model", suite.hash)
     if key in context.shared:
         return context.shared[key]
-    genres = sorted(suite.genres)
-    train = [i for i in suite.items if i.split == "train" and i.genre in suite.genres]
-    counts = {g: sum(i.genre == g for i in train) for g in genres}
-    if all(c >= MIN_TRAIN_PER_GENRE for c in counts.values()):
-        texts = [clean(i.story) for i in train]
-        labels = [i.genre for i in train]
-        emb = context.embed(texts)
-        acc, conf, _ = cross_validate(texts, labels, emb, genres=genres)
-        clf, tfidf = fit_classifier(texts, labels, emb)
-        model = GenreModel("classifier", genres, len(train), acc, conf, clf, tfidf)
+    from evalkit.scorers import genre_classifier as gc
+
+    genres = dict(sorted(suite.genres.items()))
+    stories = gc.training_stories(genres, suite.items, group=suite.name)
+    counts = {g: sum(s.genre == g for s in stories) for g in genres}
+    short = {g: n for g, n in counts.items() if n < MIN_LABELLED_PER_GENRE}
+    if short:
+        why = (f"fewer than {MIN_LABELLED_PER_GENRE} labelled stories for "
+               + ", ".join(f"{g} ({n})" for g, n in short.items()))
+        model = GenreModel("zero-shot", list(genres), genres, why=why)
     else:
-        model = GenreModel("zero-shot", genres)
+        fitted, ev, cached = _load_or_fit(stories, genres, context)
+        model = GenreModel("classifier", list(genres), genres, fitted, ev, from_cache=cached)
     context.shared[key] = model
     return model
 
 
-def genre_probabilities(model: GenreModel, texts: Sequence[str], context: ScoringContext, suite_genres: dict[str, str]):
+def genre_probabilities(model: GenreModel, texts: Sequence[str], context: ScoringContext):
     """An (n_texts, n_genres) array of probabilities, columns in ``model.genres`` order."""
-    import numpy as np
+    from evalkit.scorers import _genre_eval as ge
+    from evalkit.scorers import genre_classifier as gc
 
-    emb = context.embed(list(texts))
+    frame = gc.feature_frame(list(texts), context, model.descriptions)
     if model.kind == "classifier":
-        proba = model.fitted.predict_proba(_featurize(texts, emb, model.tfidf, model.features))
-        cols = [list(model.fitted.classes_).index(g) for g in model.genres]
-        return proba[:, cols]
-    desc = context.embed([f"A {g} story for children. {suite_genres[g]}" for g in model.genres])
-    logits = (emb @ desc.T) / ZERO_SHOT_TEMPERATURE
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
+        return gc.predict_proba(model.fitted, frame, model.genres)
+    return ge.zero_shot_probabilities(frame, model.genres)
 
 
 class GenreScorer(Scorer):
     name = "genre"
     metrics = (
-        Metric("genre_adherence", "higher", 0.0, 1.0, "probability that the story is in the requested genre"),
+        Metric("genre_adherence", "higher", 0.0, 1.0, "calibrated probability that the story is in the requested genre"),
         Metric("genre_match", "higher", 0.0, 1.0, "1 when the requested genre is the most probable one, else 0"),
     )
 
@@ -151,11 +141,11 @@ class GenreScorer(Scorer):
             else:
                 todo.append(i)
         if todo and model is not None:
-            proba = genre_probabilities(model, [texts[i] for i in todo], context, context.suite.genres)
+            proba = genre_probabilities(model, [texts[i] for i in todo], context)
             how = model.describe()
             for row, i in enumerate(todo):
                 col = model.genres.index(stories[i].genre)
                 out[i].values = {"genre_adherence": float(proba[row, col]),
                                  "genre_match": float(proba[row].argmax() == col)}
-                out[i].notes = {"genre_adherence": how}
+                out[i].notes = {"genre_adherence": how, "genre_match": how}
         return out
