@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from conftest import STORIES, models_file
+from judge_data import STORIES, models_file
 from evalkit.errors import EvalkitError
 from evalkit.judge.judge import configure_judge
 from evalkit.judge.rubric import load_rubrics

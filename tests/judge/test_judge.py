@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import STORIES
+from judge_data import STORIES
 from evalkit.errors import EvalkitError
 from evalkit.judge.judge import configure_judge
 from evalkit.judge.rubric import load_rubrics

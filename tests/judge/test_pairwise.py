@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import STORIES, models_file
+from judge_data import STORIES, models_file
 from evalkit.judge.consistency import consistency_report
 from evalkit.judge.judge import configure_judge
 from evalkit.judge.pairwise import PairJudgment, compare_pair, decide, summarize_pairs, win_rate

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import STORIES, models_file
+from judge_data import STORIES, models_file
 from evalkit.scorers.base import ScoringContext, StoryInput
 from evalkit.scorers.judge import NO_JUDGE, JudgeScorer
 from evalkit.scoring import load_scorers, score_stories

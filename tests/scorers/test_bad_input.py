@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from conftest import BAD_INPUTS
+from bad_inputs import BAD_INPUTS
 
 from evalkit.scorers.base import ScoringContext, StoryInput
 from evalkit.scorers.characters import CharacterScorer
