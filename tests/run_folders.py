@@ -51,7 +51,7 @@ def make_suite(root: Path) -> Path:
 
 
 def make_run(root: Path, labels: tuple[str, str] = ("storyteller", "parrot"), run_id: str = "20250101-000000-test01") -> Path:
-    from evalkit.rating import looped
+    from evalkit.anchors import looped
     from evalkit.scoring import score_run
     from evalkit.suites import load_suite
 
@@ -74,7 +74,7 @@ def make_run(root: Path, labels: tuple[str, str] = ("storyteller", "parrot"), ru
                         suite=SuiteRef(name=suite.name, path=str(suite.path), hash=suite.hash, split="test",
                                        item_ids=[i.id for i in items]),
                         params=GenerationParams(), models=models)
-    manifest.scorers = ["repetition", "vocabulary"]  # type: ignore[attr-defined]
+    manifest.scorers = ["repetition", "vocabulary"]
     write_json(run / "manifest.json", manifest)
     lines = []
     for n, item in enumerate(items):

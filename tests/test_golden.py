@@ -23,7 +23,8 @@ RUN_ID, CAND_ID = "20250101-000000-test01", "20250102-000000-test02"
 @pytest.fixture(scope="module")
 def golden_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     import evalkit.records
-    from evalkit.leaderboard import build, render
+    from evalkit.leaderboard import build
+    from evalkit.report.leaderboard import render
     from evalkit.regress import load_run, pin_baseline, regress, suite_regress_config
 
     mp = pytest.MonkeyPatch()
@@ -76,7 +77,7 @@ def _report(run: Path) -> None:
 
 
 def _regress_md(result) -> str:
-    from evalkit.commands.regress import render_md
+    from evalkit.report.regress import render_md
 
     return render_md(result)
 
