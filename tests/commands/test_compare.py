@@ -40,9 +40,9 @@ def plugin_env(site: Path) -> dict:
     return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
-def models_file(tmp_path: Path, delay: float = 0.0, hold: str = "") -> Path:
+def models_file(tmp_path: Path, delay: float = 0.0) -> Path:
     f = tmp_path / "models.toml"
-    f.write_text(f'[models.echo-a]\nbackend = "echo"\nsource = "a"\ndelay_s = {delay}\n{hold}'
+    f.write_text(f'[models.echo-a]\nbackend = "echo"\nsource = "a"\ndelay_s = {delay}\n'
                  f'[models.echo-b]\nbackend = "echo"\nsource = "b"\n')
     return f
 
@@ -80,11 +80,11 @@ def _wait_for_lines(path: Path, n: int, timeout: float = 120) -> None:
 def test_killed_or_interrupted_run_resumes_without_regenerating(plugin_site, tmp_path, sig):
     results = tmp_path / "r"
     release = tmp_path / "release"  # the backend writes two stories, then waits for this file: the signal
-    hold = f'hold_after = 2\nrelease_file = "{release}"\n'  # always arrives mid-run, however loaded the machine
     args = [sys.executable, "-m", "evalkit.cli", "compare", "echo-a", "--suite", "smoke", "--results-dir",
-            str(results), "--models-file", str(models_file(tmp_path, delay=0.2, hold=hold)), "--batch-size", "1",
-            "--scorers", "repetition"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **plugin_env(plugin_site)}
+            str(results), "--models-file", str(models_file(tmp_path, delay=0.2)), "--batch-size", "1",
+            "--scorers", "repetition"]  # always arrives mid-run, however loaded the machine
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **plugin_env(plugin_site),
+           "ECHO_HOLD_AFTER": "2", "ECHO_RELEASE_FILE": str(release)}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cache = next_cache_file = None
     deadline = time.time() + 120
@@ -105,10 +105,11 @@ def test_killed_or_interrupted_run_resumes_without_regenerating(plugin_site, tmp
     else:
         assert proc.returncode == -signal.SIGKILL
     release.touch()
+    first = {p for p in results.iterdir() if p.name[0].isdigit()}
     res = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
-    runs = sorted(p for p in results.iterdir() if p.name[0].isdigit())
-    manifest = json.loads((runs[-1] / "manifest.json").read_text())
+    (rerun,) = {p for p in results.iterdir() if p.name[0].isdigit()} - first  # ids of one second sort at random
+    manifest = json.loads((rerun / "manifest.json").read_text())
     m = manifest["models"][0]
     assert m["n_cached"] == len(done_before) and m["n_generated"] == 5 - len(done_before)
     lines = cache.read_text().splitlines()

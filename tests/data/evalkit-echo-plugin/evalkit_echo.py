@@ -1,9 +1,10 @@
 """A tiny third-party backend: registered through the `evalkit.models` entry point like `hf` is.
 
 It writes a story from the request itself, optionally sleeping ``delay_s`` per story, so tests can
-interrupt a run while it is generating. With ``hold_after = N`` and ``release_file = PATH`` it writes N
-stories, then waits until PATH exists before the next one: a test can signal the run while it is
-certainly mid-run, however loaded the machine is."""
+interrupt a run while it is generating. With ECHO_HOLD_AFTER=N and ECHO_RELEASE_FILE=PATH in the
+environment (not model options: they would change the model's fingerprint) it writes N stories, then
+waits until PATH exists before the next one: a test can signal the run while it is certainly mid-run,
+however loaded the machine is."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ class EchoModel(Model):
 
     def _hold(self) -> None:
         self.written = getattr(self, "written", 0) + 1
-        hold_after, release = self.spec.options.get("hold_after"), self.spec.options.get("release_file")
-        if hold_after is not None and release and self.written > int(hold_after):
+        hold_after, release = os.environ.get("ECHO_HOLD_AFTER"), os.environ.get("ECHO_RELEASE_FILE")
+        if hold_after and release and self.written > int(hold_after):
             while not os.path.exists(release):
                 time.sleep(0.05)
 
