@@ -15,9 +15,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 from evalkit.errors import RecordError
 
@@ -26,6 +26,12 @@ GENERATION_SCHEMA = "evalkit.generation/1"
 SCORE_SCHEMA = "evalkit.score/1"
 SUMMARY_SCHEMA = "evalkit.summary/1"
 MODEL_CACHE_SCHEMA = "evalkit.model/1"
+ANCHORS_SCHEMA = "evalkit.anchors/1"
+RATING_SCHEMA = "evalkit.rating/1"
+BASELINE_SCHEMA = "evalkit.baseline/1"
+REGRESS_SCHEMA = "evalkit.regress/1"
+LEADERBOARD_SCHEMA = "evalkit.leaderboard/1"
+Number = float | int  # ints stay ints when written (no 0 -> 0.0): the files stay byte-identical
 
 
 def utcnow() -> str:
@@ -178,6 +184,7 @@ class Manifest(Record):
     command: list[str] = Field(default_factory=list)
     pid: int | None = None
     host: str | None = None
+    scorers: list[str] | None = Field(None, description="the scorers the run asked for (None: every installed one)")
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 
@@ -190,9 +197,291 @@ class CachedModel(Record):
     info: ModelInfo | None = None
     load_s: float | None = None
     memory: MemoryReading | None = None
-    seconds_per_story: float | None = None
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+
+class WrittenRecord(BaseModel):
+    """A stage output only evalkit writes: unknown keys are refused, so a typo never passes silently.
+    Keys named in ``_omit_if_none`` are left out of the file when None (as the hand-built dicts did)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+    _omit_if_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> Any:
+        data = handler(self)
+        for key in self._omit_if_none:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class MeanValue(WrittenRecord):
+    mean: float | None = Field(description="mean over the stories that have a value (None: none has)")
+    n: int = Field(description="how many stories had a value")
+
+
+class AnchorScores(WrittenRecord):
+    """anchors.json: the suite's reference stories and their degenerate copies, scored in the scoring
+    stage with the run's scorers and context; rating reads it and scores nothing."""
+
+    schema_: str = Field(ANCHORS_SCHEMA, alias="schema", description="record type and version")
+    suite_hash: str = Field(description="hash of the suite version the anchors were scored on")
+    split: str = Field(description="the split whose items were scored")
+    item_ids: list[str] = Field(description="the suite items whose reference stories were scored")
+    seed: int = Field(description="seed of the degenerate copies (shuffle order, off-genre and copied picks)")
+    kinds: list[str] = Field(description="the degenerate kinds that were asked for (a kind the suite cannot build is absent from degenerate)")
+    references: dict[str, MeanValue] = Field(description="metric -> mean over the reference stories (5 stars)")
+    degenerate: dict[str, dict[str, float | None]] = Field(description="kind -> metric -> mean over the degenerate copies")
+
+
+# ---------------------------------------------------------------- summary.json
+
+class MetricInfo(WrittenRecord):
+    direction: str = Field(description="which way is better: higher, lower, target or none")
+    low: Number | None = Field(None, description="documented lower end of the range (None: unbounded)")
+    high: Number | None = Field(None, description="documented upper end of the range (None: unbounded)")
+    description: str = Field("", description="what the metric measures")
+
+
+class MetricSummary(WrittenRecord):
+    n: int = Field(description="stories with a value")
+    n_missing: int = Field(description="stories the metric could not score")
+    mean: Number | None = Field(description="mean over the stories with a value")
+    median: Number | None = Field(description="median over the stories with a value")
+    ci_low: Number | None = Field(description="lower end of the seeded percentile bootstrap 95% CI of the mean")
+    ci_high: Number | None = Field(description="upper end of that CI")
+
+
+class Measurements(WrittenRecord):
+    load_s: Number | None = Field(description="seconds to load the model")
+    peak_memory_gb: Number | None = Field(description="peak memory the model added, GB")
+    memory_kind: str | None = Field(description="how memory was measured: cuda, rss or not measurable")
+    training_hours: Number | None = Field(description="hours of fine-tuning from evalkit's training record")
+    n_failed: int = Field(description="stories that failed to generate")
+
+
+class Summary(WrittenRecord):
+    """summary.json: per model and metric the aggregate over the stories, and each model's measurements."""
+
+    schema_: str = Field(SUMMARY_SCHEMA, alias="schema", description="record type and version")
+    run_id: str = Field(description="the run")
+    suite: str = Field(description="suite name")
+    split: str = Field(description="suite split")
+    metrics: dict[str, MetricInfo] = Field(description="metric -> direction, range, description")
+    models: dict[str, dict[str, MetricSummary]] = Field(description="model label -> metric -> aggregate")
+    measurements: dict[str, Measurements] = Field(description="model label -> load, memory, training, failures")
+    problems: list[str] = Field(default_factory=list, description="damaged lines skipped while reading generations")
+
+
+# ---------------------------------------------------------------- rating.json
+
+class RatingCell(WrittenRecord):
+    value: Number | None = Field(description="mean (or single measurement) in the row's unit")
+    ci_low: Number | None = Field(description="lower end of the 95% CI of the mean (None: a single value)")
+    ci_high: Number | None = Field(description="upper end of that CI")
+    n: int = Field(description="stories (or measurements) behind the value")
+    stars: Number | None = Field(description="shown stars, half steps 1-5 (None: not rated)")
+    score: Number | None = Field(description="unrounded stars")
+    note: str | None = Field(description="why a cell has no stars, or a caveat")
+
+
+class RatingComparison(WrittenRecord):
+    a: str = Field(description="first model")
+    b: str = Field(description="second model")
+    diff: Number = Field(description="mean of a - b in the row's unit")
+    ci_low: Number | None = Field(description="lower end of the paired bootstrap CI (None: one value each)")
+    ci_high: Number | None = Field(description="upper end of that CI")
+    significant: bool = Field(description="the CI excludes 0 (or the margin rule holds for single values)")
+    better: str | None = Field(description="the better model when significant")
+    n: int = Field(description="paired stories (1 for single measurements)")
+
+
+class RatingRow(WrittenRecord):
+    _omit_if_none = ("note",)
+
+    row: str = Field(description="the seed's row name")
+    kind: str = Field(description="quality, training, speed, memory or overall")
+    metric: str | None = Field(description="the metric or measurement the row rates")
+    unit: str = Field(description="the unit and direction, in words")
+    direction: str = Field(description="higher or lower is better")
+    models: dict[str, RatingCell] = Field(description="model label -> cell")
+    note: str | None = Field(None, description="a caveat for the whole row")
+    winner: str | None = Field(description="the model that beats every other, 'tie', or None (not compared)")
+    comparisons: list[RatingComparison] = Field(description="every pair's test")
+    ranking: list[str] = Field(description="models by significant wins minus losses")
+    leaders: list[str] = Field(description="models no one beats")
+
+
+class RatingAnchor(WrittenRecord):
+    _omit_if_none = ("kinds", "degenerate", "note")
+
+    one_star: Number | None = Field(description="the degenerate copies' mean (1 star)")
+    five_star: Number | None = Field(description="the reference stories' mean (5 stars)")
+    n: int = Field(description="reference stories with a value")
+    kinds: list[str] | None = Field(None, description="the degenerate kinds averaged for one_star")
+    degenerate: dict[str, Number] | None = Field(None, description="kind -> its mean")
+    note: str | None = Field(None, description="why there is no anchor")
+
+
+class Rating(WrittenRecord):
+    """rating.json: the seed's eight rows with stars, winners and the anchors and rules that made them."""
+
+    _omit_if_none = ("problems",)
+
+    schema_: str = Field(RATING_SCHEMA, alias="schema", description="record type and version")
+    run_id: str = Field(description="the run")
+    suite: str = Field(description="suite name")
+    split: str = Field(description="suite split")
+    created: str = Field(description="when the run was first rated (kept by later ratings)")
+    device: str = Field(description="the hardware, in words")
+    suite_hash: str = Field(description="hash of the suite version the run used")
+    n_items: int = Field(description="suite items in the run")
+    weights: dict[str, Number] = Field(description="quality row -> weight in Overall Quality")
+    anchors: dict[str, RatingAnchor] = Field(description="metric -> its 1- and 5-star levels")
+    models: list[str] = Field(description="model labels in run order")
+    rules: dict[str, Any] = Field(description="the star rules in force (rating.toml merged with the suite's [rating])")
+    rows: list[RatingRow] = Field(description="the eight rows, in the seed's order")
+    problems: list[str] | None = Field(None, description="damaged score lines skipped")
+
+
+# ---------------------------------------------------------------- baselines and the regression gate
+
+class BaselineSuite(WrittenRecord):
+    name: str = Field(description="suite name")
+    path: str = Field(description="where the suite was")
+    hash: str = Field(description="suite version hash")
+    split: str = Field(description="suite split")
+    item_ids: list[str] = Field(description="the items the baseline ran")
+    item_hashes: dict[str, str] | None = Field(description="item id -> content hash (None: suite version gone)")
+
+
+class BaselineModel(WrittenRecord):
+    measurements: dict[str, Any] = Field(description="the model's summary.json measurements")
+    stories: dict[str, dict[str, Number | None]] = Field(description="item id -> metric -> value")
+
+
+class Baseline(WrittenRecord):
+    """A pinned baseline (results/baselines/*.json): a run's scores and settings, no weights."""
+
+    _omit_if_none = ("content_hash",)
+
+    schema_: str = Field(BASELINE_SCHEMA, alias="schema", description="record type and version")
+    source_run: str = Field(description="the run it was pinned from")
+    created: str | None = Field(description="when that run was made")
+    git_sha: str | None = Field(description="evalkit's git commit for that run")
+    suite: BaselineSuite = Field(description="the suite items it ran")
+    hardware: dict[str, Any] = Field(description="the machine (speed and memory gate only on the same one)")
+    params: dict[str, Any] = Field(description="sampling settings (a candidate reuses them)")
+    scorers: list[str] | None = Field(description="scorers the run used (None: every installed one)")
+    metrics: dict[str, MetricInfo] = Field(description="metric -> direction, range, description")
+    models: dict[str, BaselineModel] = Field(description="model label -> measurements and per-story scores")
+    content_hash: str | None = Field(None, description="stable hash of everything else: edits are refused")
+
+
+class RegressSide(WrittenRecord):
+    source: str = Field(description="run folder or pinned file")
+    kind: str = Field(description="run or pinned")
+    run_id: str = Field(description="the run")
+    suite: str = Field(description="suite name")
+    split: str = Field(description="suite split")
+    suite_hash: str = Field(description="suite version hash")
+    items: int = Field(description="suite items")
+    git_sha: str | None = Field(description="evalkit's git commit")
+    created: str | None = Field(description="when the run was made")
+    hardware: dict[str, Any] = Field(description="the machine")
+
+
+class RegressMethod(WrittenRecord):
+    test: str = Field(description="the statistical test, in words")
+    confidence: Number = Field(description="CI level")
+    resamples: int = Field(description="bootstrap resamples")
+    seed: int = Field(description="bootstrap seed")
+    min_pairs: int = Field(description="fewest paired stories for a test")
+
+
+class RegressCheck(WrittenRecord):
+    model: str = Field(description="candidate label")
+    baseline_model: str = Field(description="baseline label")
+    metric: str = Field(description="metric or measurement")
+    kind: str = Field(description="quality, speed, memory or failures")
+    direction: str = Field(description="higher or lower is better")
+    verdict: str = Field(description="regression, worse (noise), worse (tolerated), better, no change or skipped")
+    baseline: Number | None = Field(description="baseline mean over the paired stories")
+    candidate: Number | None = Field(description="candidate mean over the paired stories")
+    delta: Number | None = Field(description="candidate - baseline")
+    ci_low: Number | None = Field(description="lower end of the paired bootstrap CI of delta")
+    ci_high: Number | None = Field(description="upper end of that CI")
+    n: int = Field(description="paired stories")
+    tolerance: Number | None = Field(description="the tolerance in the metric's unit")
+    tolerance_text: str = Field(description="the tolerance as configured")
+    significant: bool | None = Field(description="the CI excludes 0 (None: no test)")
+    reason: str = Field(description="why skipped, or what regressed")
+
+
+class RegressReport(WrittenRecord):
+    """regress.json: the gate's verdict and every check behind it."""
+
+    schema_: str = Field(REGRESS_SCHEMA, alias="schema", description="record type and version")
+    verdict: Literal["pass", "regression"] = Field(description="the gate's answer")
+    regressions: list[str] = Field(description="the metrics (model:metric with several pairs) that regressed")
+    baseline: RegressSide = Field(description="the baseline side")
+    candidate: RegressSide = Field(description="the candidate side")
+    pairs: list[list[str]] = Field(description="(baseline label, candidate label) pairs compared")
+    hardware_match: bool = Field(description="speed and memory were compared")
+    hardware_reason: str | None = Field(description="why they were not")
+    method: RegressMethod = Field(description="the test and its settings")
+    checks: list[RegressCheck] = Field(description="one per model pair and metric")
+    notes: list[str] = Field(description="caveats")
+
+
+# ---------------------------------------------------------------- leaderboard.json
+
+class LeaderboardCell(WrittenRecord):
+    value: Number | None = Field(description="the row's value")
+    stars: Number | None = Field(description="its stars")
+    ci_low: Number | None = Field(description="lower end of its CI")
+    ci_high: Number | None = Field(description="upper end of its CI")
+    note: str | None = Field(description="why n/a, or a caveat")
+
+
+class LeaderboardEntry(WrittenRecord):
+    rank: int = Field(description="place by Overall Quality")
+    model: str = Field(description="model label")
+    run_id: str = Field(description="the run")
+    created: str = Field(description="when the run was made")
+    device: str = Field(description="the hardware, in words")
+    overall: Number | None = Field(description="Overall Quality")
+    overall_delta: Number | None = Field(description="change against the model's previous run")
+    previous_run: str | None = Field(description="that previous run")
+    cells: dict[str, LeaderboardCell] = Field(description="row -> cell")
+
+
+class LeaderboardGroup(WrittenRecord):
+    suite: str = Field(description="suite name")
+    split: str = Field(description="suite split")
+    rows: list[str] = Field(description="the rating's rows, in order")
+    units: dict[str, str] = Field(description="row -> unit text")
+    entries: list[LeaderboardEntry] = Field(description="ranked rows of the table")
+
+
+class LeaderboardSkip(WrittenRecord):
+    run: str = Field(description="run folder name")
+    reason: str = Field(description="why it was skipped")
+
+
+class LeaderboardRecord(WrittenRecord):
+    """leaderboard.json (``evalkit leaderboard -f json``)."""
+
+    schema_: str = Field(LEADERBOARD_SCHEMA, alias="schema", description="record type and version")
+    all_runs: bool = Field(description="every run of each model, not only its latest")
+    groups: list[LeaderboardGroup] = Field(description="one table per suite and split")
+    skipped: list[LeaderboardSkip] = Field(description="runs not trusted, and why")
+
+
+def dump_record(record: BaseModel) -> dict[str, Any]:
+    return record.model_dump(mode="json", by_alias=True)
 
 
 # ---------------------------------------------------------------- atomic file I/O

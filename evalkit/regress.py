@@ -17,10 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError, RecordError
-from evalkit.records import ScoreRecord, iter_jsonl, load_manifest, read_json, stable_hash, write_json
+from evalkit.stats import paired_bootstrap_ci
+from evalkit.records import (
+    BASELINE_SCHEMA,
+    REGRESS_SCHEMA,
+    Baseline,
+    RegressReport,
+    ScoreRecord,
+    dump_record,
+    iter_jsonl,
+    load_manifest,
+    read_json,
+    stable_hash,
+    write_json,
+)
 
-BASELINE_SCHEMA = "evalkit.baseline/1"
-REGRESS_SCHEMA = "evalkit.regress/1"
 SPEED = ("seconds_per_story", "tokens_per_s", "ttft_s")
 MEMORY, FAILURES = "peak_memory_gb", "failed_stories"
 # Built-in tolerances where suite.toml says nothing: speed and memory vary more between runs.
@@ -176,7 +187,7 @@ def load_run(run_dir: str | Path) -> Side:
         suite_hash=m.suite.hash, split=m.suite.split, item_ids=list(m.suite.item_ids),
         item_hashes={i: hashes[i] for i in m.suite.item_ids if i in hashes} if hashes else None,
         hardware=dict(m.hardware), params=m.params.cache_fields(), created=m.created, git_sha=m.git_sha,
-        metrics=summary["metrics"], models=models, notes=problems, scorers=m.model_extra.get("scorers"),
+        metrics=summary["metrics"], models=models, notes=problems, scorers=m.scorers,
     )
 
 
@@ -206,7 +217,7 @@ def pinned_dict(side: Side, labels: list[str] | None = None) -> dict[str, Any]:
 def pin_baseline(run_dir: str | Path, out: str | Path, labels: list[str] | None = None) -> dict[str, Any]:
     data = pinned_dict(load_run(run_dir), labels)
     data["content_hash"] = stable_hash(data)
-    write_json(out, data)
+    write_json(out, Baseline.model_validate(data))
     return data
 
 
@@ -335,19 +346,6 @@ class Check:
         return self.verdict == "regression"
 
 
-def paired_bootstrap_ci(diffs: list[float], confidence: float, resamples: int, seed: int) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean per-story difference (resampling whole stories)."""
-    import numpy as np
-    from scipy.stats import bootstrap
-
-    d = np.asarray(diffs, dtype=float)
-    if np.all(d == d[0]):  # no spread: every resample has the same mean
-        return float(d[0]), float(d[0])
-    res = bootstrap((d,), np.mean, n_resamples=resamples, confidence_level=confidence, method="percentile",
-                    vectorized=True, rng=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
 def _judge(c: Check, worse_by: float, sig_worse: bool | None, sig_better: bool | None) -> None:
     if sig_worse is None:  # a single reading: tolerance alone decides
         c.verdict = "regression" if worse_by > c.tolerance else "worse (tolerated)" if worse_by > 0 else \
@@ -381,7 +379,7 @@ def compare_metric(metric: str, direction: str, kind: str, b: ModelSide, c: Mode
     check.baseline = sum(x for x, _ in pairs) / len(pairs)
     check.candidate = sum(y for _, y in pairs) / len(pairs)
     check.delta = check.candidate - check.baseline
-    check.ci_low, check.ci_high = paired_bootstrap_ci(diffs, cfg.confidence, cfg.resamples, cfg.seed)
+    check.ci_low, check.ci_high = paired_bootstrap_ci(diffs, cfg.resamples, cfg.seed, cfg.confidence)
     check.tolerance = tol.resolve(check.baseline)
     sign = 1.0 if direction == "lower" else -1.0  # worse = up for "lower is better", down otherwise
     worse_by = sign * check.delta
@@ -467,7 +465,7 @@ class RegressResult:
                           "split": s.split, "suite_hash": s.suite_hash, "items": len(s.item_ids),
                           "git_sha": s.git_sha, "created": s.created, "hardware": s.hardware}
         cfg = self.config
-        return {
+        return dump_record(RegressReport.model_validate({
             "schema": REGRESS_SCHEMA,
             "verdict": "regression" if self.regressions else "pass",
             "regressions": [f"{c.model}:{c.metric}" if len(self.pairs) > 1 else c.metric for c in self.regressions],
@@ -479,7 +477,7 @@ class RegressResult:
                        "min_pairs": cfg.min_pairs},
             "checks": [asdict(c) for c in self.checks],
             "notes": self.notes,
-        }
+        }))
 
 
 def regress(base: Side, cand: Side, cfg: RegressConfig, base_label: str | None = None,

@@ -168,7 +168,7 @@ def run_compare(
         params=gen_params, command=sys.argv[:], pid=os.getpid(), host=socket.gethostname(),
         models=[ModelRun(label=c.spec.label, spec=c.spec.to_dict(), model_key=c.key) for c in candidates],
     )
-    manifest.scorers = list(scorers) if scorers else None  # type: ignore[attr-defined]
+    manifest.scorers = list(scorers) if scorers else None
     write_json(run_dir / "manifest.json", manifest)
     try:
         for c, mrun in zip(candidates, manifest.models):
@@ -186,22 +186,24 @@ def run_compare(
         _finish(manifest, run_dir, "failed")
         raise
     if score:
-        progress.stage("scoring")
-        from evalkit.scoring import score_run
+        from evalkit.pipeline import RunContext, ensure_rated, ensure_reported, ensure_scored
 
-        score_run(run_dir, scorers)
-    if score and rate:
-        progress.stage("rating")
-        rate_and_report(run_dir)
+        # one context for the stages: the manifest and suite held here, the scorers' models loaded once
+        ctx = RunContext.load(run_dir, manifest=manifest, suite=suite_obj, scorer_names=scorers)
+        progress.stage("scoring")
+        ensure_scored(ctx, force=True)
+        if rate:
+            progress.stage("rating")
+            ensure_reported(ctx, ensure_rated(ctx, force=True))
     return run_dir
 
 
 def rate_and_report(run_dir: Path) -> None:
-    from evalkit.rating import rate_run
-    from evalkit.report import write_reports
+    """Rate a scored run and write its reports (the stages after scoring, as `compare` runs them)."""
+    from evalkit.pipeline import RunContext, ensure_rated, ensure_reported
 
-    rate_run(run_dir)
-    write_reports(run_dir)
+    ctx = RunContext.load(run_dir)
+    ensure_reported(ctx, ensure_rated(ctx, force=True))
 
 
 def _finish(manifest: Manifest, run_dir: Path, status: str) -> None:

@@ -18,17 +18,16 @@ from evalkit.records import (
     GenerationRecord,
     Manifest,
     ScoreRecord,
+    Summary,
     iter_jsonl,
-    load_manifest,
     write_json,
     write_text,
 )
 from evalkit.plugins import SCORERS_GROUP, load_plugin, plugin_entry_points
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
+from evalkit.stats import mean_summary
 
 ENTRY_POINT_GROUP = SCORERS_GROUP
-BOOTSTRAP_RESAMPLES = 10_000
-BOOTSTRAP_SEED = 20240601
 
 SPEED_METRICS = (
     Metric("seconds_per_story", "lower", 0.0, None, "wall seconds per story (a batch's time shared by its stories)"),
@@ -99,25 +98,6 @@ def speed_scores(rec: GenerationRecord) -> dict[str, float | None]:
     return {"seconds_per_story": sps, "tokens_per_s": tps, "ttft_s": rec.ttft_s}
 
 
-def aggregate(values: Sequence[float | None], seed: int = BOOTSTRAP_SEED,
-              resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, float | int | None]:
-    """Mean, median and the percentile bootstrap 95% CI of the mean over the scorable stories."""
-    import numpy as np
-
-    xs = np.array([v for v in values if v is not None], dtype=float)
-    out: dict[str, float | int | None] = {"n": int(xs.size), "n_missing": len(values) - int(xs.size)}
-    if xs.size == 0:
-        return out | {"mean": None, "median": None, "ci_low": None, "ci_high": None}
-    rng = np.random.default_rng(seed)
-    means = xs[rng.integers(0, xs.size, size=(resamples, xs.size))].mean(axis=1)
-    return out | {
-        "mean": float(xs.mean()),
-        "median": float(np.median(xs)),
-        "ci_low": float(np.percentile(means, 2.5)),
-        "ci_high": float(np.percentile(means, 97.5)),
-    }
-
-
 def load_generations(run_dir: Path, problems: list[str] | None = None) -> list[GenerationRecord]:
     """The run's generations, last record per (model, item) winning."""
     latest: dict[tuple[str, str], GenerationRecord] = {}
@@ -132,19 +112,26 @@ def load_scores(run_dir: Path, problems: list[str] | None = None) -> list[ScoreR
 
 def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, device: str | None = None,
               progress: Any = None) -> dict[str, Any]:
-    """Score every stored generation of a run; write scores.jsonl and summary.json; return the summary."""
-    from evalkit.suites import find_run_suite
+    """Score every stored generation of a run (and the suite's anchors); write scores.jsonl,
+    summary.json and anchors.json; return the summary."""
+    from evalkit.pipeline import RunContext, ensure_scored
 
-    run_dir = Path(run_dir)
-    manifest = load_manifest(run_dir)
-    suite, found = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
+    return ensure_scored(RunContext.load(run_dir, scorer_names=scorer_names, device=device), force=True,
+                         progress=progress)
+
+
+def score_context(ctx: Any, progress: Any = None) -> tuple[dict[str, Any], list[ScoreRecord]]:
+    """The scoring stage over a pipeline.RunContext: writes scores.jsonl and summary.json."""
+    import json
+
+    manifest, suite = ctx.manifest, ctx.suite
     if suite is None:
+        found = ctx.config_suite
         why = f"changed since run {manifest.run_id} (hash {found.hash} != {manifest.suite.hash})" if found else "was not found"
         raise EvalkitError(f"suite {manifest.suite.name!r} {why}: score it with the suite version it was generated on")
     problems: list[str] = []
-    gens = load_generations(run_dir, problems)
-    scorers = load_scorers(scorer_names or manifest.model_extra.get("scorers"))
-    context = ScoringContext(suite=suite, device=device)
+    gens = ctx.generations(problems)
+    scorers = ctx.scorers
     records: list[ScoreRecord] = []
     order = {iid: n for n, iid in enumerate(manifest.suite.item_ids)}
     for mrun in manifest.models:
@@ -152,17 +139,15 @@ def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, de
         stories = [StoryInput.from_item(suite.item(g.item_id), g.text) for g in mine]
         if progress:
             progress(mrun.label, len(stories))
-        results = score_stories(stories, scorers, context)
+        results = score_stories(stories, scorers, ctx.scoring)
         for g, r in zip(mine, results):
             values = {**speed_scores(g), **r.values}
             records.append(ScoreRecord(model=mrun.label, item_id=g.item_id, gen_key=g.key, scores=values, notes=r.notes))
-    import json
-
-    write_text(run_dir / "scores.jsonl", "".join(json.dumps(r.model_dump(mode="json", by_alias=True), ensure_ascii=False) + "\n" for r in records))
+    write_text(ctx.run_dir / "scores.jsonl", "".join(json.dumps(r.model_dump(mode="json", by_alias=True), ensure_ascii=False) + "\n" for r in records))
     summary = summarize(manifest, records, metric_table(scorers))
     summary["problems"] = problems
-    write_json(run_dir / "summary.json", summary)
-    return summary
+    write_json(ctx.run_dir / "summary.json", Summary.model_validate(summary))
+    return summary, records
 
 
 def summarize(manifest: Manifest, records: Sequence[ScoreRecord], metrics: dict[str, Metric]) -> dict[str, Any]:
@@ -170,7 +155,7 @@ def summarize(manifest: Manifest, records: Sequence[ScoreRecord], metrics: dict[
     for mrun in manifest.models:
         mine = [r for r in records if r.model == mrun.label]
         names = sorted({k for r in mine for k in r.scores} | set(metrics))
-        models[mrun.label] = {name: aggregate([r.scores.get(name) for r in mine]) for name in names}
+        models[mrun.label] = {name: mean_summary([r.scores.get(name) for r in mine]) for name in names}
     return {
         "schema": SUMMARY_SCHEMA,
         "run_id": manifest.run_id,

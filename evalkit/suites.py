@@ -53,16 +53,6 @@ class SuiteItem:
         )
         return hashlib.sha256(data.encode()).hexdigest()[:16]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "genre": self.genre,
-            "characters": [{"name": c.name, "description": c.description} for c in self.characters],
-            "prompt": self.prompt,
-            "story": self.story,
-            "split": self.split,
-        }
-
 
 @dataclass
 class Suite:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from run_folders import make_run
 from tiny_models import build_lora, build_tiny_gpt2, build_tiny_llama, build_tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,3 +44,15 @@ def tiny_lora_dir(tmp_path_factory: pytest.TempPathFactory, tiny_llama_dir: Path
 @pytest.fixture()
 def results_dir(tmp_path: Path) -> Path:
     return tmp_path / "results"
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scored two-model run folder (run_folders.make_run): stored stories, real cheap scorers."""
+    return make_run(tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture()
+def run_builder():
+    """make_run itself, for tests that need their own run (other labels, files removed)."""
+    return make_run

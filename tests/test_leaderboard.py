@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from evalkit.cli import cli
-from evalkit.leaderboard import build, md_escape, render, stars_text
+from evalkit.leaderboard import build
+from evalkit.report.leaderboard import md_escape, render, stars_text
 from evalkit.records import GenerationParams, Manifest, ModelRun, SuiteRef, write_json
 
 GOLDEN = Path(__file__).parent / "golden" / "leaderboard.md"

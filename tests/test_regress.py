@@ -313,11 +313,6 @@ def test_console_script_exit_code(world):
 def test_regress_runs_named_models_through_the_runner(tmp_path, tiny_gpt2_dir, capsys):
     """Model names as the candidate: the runner generates on the baseline's suite with its settings
     and scorers. Same model, same seed: its stories come from the generation cache, nothing regresses."""
-    import importlib
-
-    rating, report = importlib.import_module("evalkit.rating"), importlib.util.find_spec("evalkit.report")
-    if not hasattr(rating, "rate_run") or report is None or not hasattr(importlib.import_module("evalkit.report"), "write_reports"):
-        pytest.skip("evalkit.rating.rate_run / evalkit.report.write_reports not available yet")
     from evalkit.runner import run_compare
 
     results = tmp_path / "results"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from evalkit.leaderboard import FORMATS, build, format_for, render
+from evalkit.leaderboard import build
+from evalkit.report.leaderboard import FORMATS, format_for, render
 from evalkit.records import write_text
 
 

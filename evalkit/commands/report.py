@@ -19,9 +19,7 @@ def command(run: str, results_dir: Path, rerate: bool) -> None:
     from rich.console import Console
 
     from evalkit.errors import EvalkitError
-    from evalkit.rating import rate_run
-    from evalkit.records import load_manifest, read_json
-    from evalkit.report import write_reports
+    from evalkit.pipeline import report_run
     from evalkit.report.console import print_tables
 
     run_dir = Path(run) if Path(run).is_dir() else results_dir / run
@@ -29,16 +27,8 @@ def command(run: str, results_dir: Path, rerate: bool) -> None:
         known = sorted(p.name for p in results_dir.iterdir() if (p / "manifest.json").exists()) if results_dir.is_dir() else []
         hint = f"; runs there: {', '.join(known[-5:])}" if known else ""
         raise EvalkitError(f"no run {run!r}: not a folder, and not in {results_dir}{hint}")
-    manifest = load_manifest(run_dir)
     console = Console()
-    if not (run_dir / "scores.jsonl").exists() or not (run_dir / "summary.json").exists():
-        if not (run_dir / "generations.jsonl").exists():
-            raise EvalkitError(f"run {manifest.run_id} has no generations yet: nothing to report")
-        from evalkit.scoring import score_run
-
-        console.print(f"run {manifest.run_id} is not scored yet: scoring its stored stories")
-        score_run(run_dir, getattr(manifest, "scorers", None))
-    rating = rate_run(run_dir) if rerate or not (run_dir / "rating.json").exists() else read_json(run_dir / "rating.json")
-    md, html = write_reports(run_dir, rating)
+    rating, md, html = report_run(run_dir, rerate, lambda run_id: console.print(
+        f"run {run_id} is not scored yet: scoring its stored stories"))
     print_tables(console, rating)
     console.print(f"wrote {md} and {html}")

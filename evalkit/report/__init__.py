@@ -7,12 +7,14 @@ clock in them, so rebuilding a report of the same run writes the same bytes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.report.format import fmt, fmt_ci, fmt_signed, stars_text
+
+__all__ = ["fmt", "fmt_ci", "fmt_signed", "stars_text"]  # re-exported: the renderers' one formatting module
 
 
 @dataclass(frozen=True)
@@ -50,25 +52,27 @@ class ReportData:
         return next((r for r in self.rating.get("rows", []) if r.get("row") == name), None)
 
 
-def load_report_data(run_dir: str | Path, rating: dict[str, Any] | None = None) -> ReportData:
-    from evalkit.records import load_manifest, read_json
-    from evalkit.scoring import load_generations, load_scores
+def load_report_data(run_dir: str | Path, rating: dict[str, Any] | None = None, ctx: Any = None) -> ReportData:
+    """What the reports show, from the run's stored records (``ctx``: a pipeline.RunContext already
+    holding them). The run must be rated: rating.json, or ``rating`` given."""
+    from evalkit.records import read_json
 
-    run_dir = Path(run_dir)
-    manifest = load_manifest(run_dir)
+    if ctx is None:
+        from evalkit.pipeline import RunContext
+
+        ctx = RunContext.load(run_dir)
+    run_dir = ctx.run_dir
+    manifest = ctx.manifest
     if rating is None:
         if not (run_dir / "rating.json").exists():
-            from evalkit.rating import rate_run
-
-            rating = rate_run(run_dir)
-        else:
-            rating = read_json(run_dir / "rating.json")
+            raise EvalkitError(f"run {manifest.run_id} is not rated yet: `evalkit report {run_dir}` rates and reports it")
+        rating = read_json(run_dir / "rating.json")
     if not isinstance(rating, dict) or not isinstance(rating.get("rows"), list):
         raise EvalkitError(f"{run_dir / 'rating.json'}: not an evalkit rating (rebuild it: delete it and rerun)")
-    summary = read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
-    gens = {(g.model, g.item_id): g for g in load_generations(run_dir)}
-    scores = {(s.model, s.item_id): s.scores for s in load_scores(run_dir)}
-    items = _suite_items(manifest)
+    summary = ctx.summary()
+    gens = {(g.model, g.item_id): g for g in ctx.generations()}
+    scores = {(s.model, s.item_id): s.scores for s in ctx.scores()}
+    items = {i.id: i for i in ctx.suite.items} if ctx.suite is not None else {}
     labels = [m.label for m in manifest.models]
     stories = []
     for item_id in manifest.suite.item_ids:
@@ -89,69 +93,22 @@ def load_report_data(run_dir: str | Path, rating: dict[str, Any] | None = None) 
     return ReportData(manifest.run_id, rating, manifest, stories, dict(summary.get("metrics") or {}))
 
 
-def _suite_items(manifest: Any) -> dict[str, Any]:
-    """The run's items from the suite version it used; none when that version is gone."""
-    from evalkit.suites import find_run_suite
-
-    exact, _ = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
-    return {i.id: i for i in exact.items} if exact is not None else {}
-
-
-def write_reports(run_dir: str | Path, rating: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """Write report.md and report.html into the run folder (atomically); rate the run first when
-    rating.json is missing. Returns both paths."""
+def write_reports(run_dir: str | Path, rating: dict[str, Any] | None = None, ctx: Any = None) -> tuple[Path, Path]:
+    """Write report.md and report.html of a rated run into its folder (atomically). Returns both paths.
+    (pipeline.ensure_reported / report_run rate the run first when it is not rated.)"""
     from evalkit.records import write_text
     from evalkit.report.html import render_html
     from evalkit.report.markdown import render_markdown
 
-    run_dir = Path(run_dir)
-    data = load_report_data(run_dir, rating)
-    md, html = run_dir / "report.md", run_dir / "report.html"
+    data = load_report_data(run_dir, rating, ctx)
+    folder = ctx.run_dir if ctx is not None else Path(run_dir)
+    md, html = folder / "report.md", folder / "report.html"
     write_text(md, render_markdown(data))
     write_text(html, render_html(data))
     return md, html
 
 
 # ---------------------------------------------------------------- formatting shared by md, html, console
-
-def fmt(x: Any, unit: str = "") -> str:
-    """A number as people read it: 3 significant digits, no exponent, "n/a" for nothing."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
-    ax = abs(x)
-    if ax >= 1000:
-        s = f"{x:,.0f}"
-    elif ax >= 100:
-        s = f"{x:.0f}"
-    elif ax >= 10:
-        s = f"{x:.1f}"
-    elif ax >= 1 or ax == 0:
-        s = f"{x:.2f}"
-    else:
-        s = f"{x:.3g}"
-    if s.startswith("-") and float(s.replace(",", "")) == 0:
-        s = s[1:]
-    return f"{s} {unit}".rstrip() if unit else s
-
-
-def fmt_signed(x: float | None) -> str:
-    s = fmt(x)
-    return s if s == "n/a" or s.startswith("-") or s == "0.00" else "+" + s
-
-
-def fmt_ci(lo: Any, hi: Any) -> str:
-    return "" if lo is None or hi is None else f"[{fmt(lo)}, {fmt(hi)}]"
-
-
-def star_text(s: Any) -> str:
-    """★ per whole star and ½ for a half star (3.5 -> ★★★½); n/a when there is no rating."""
-    if not isinstance(s, (int, float)):
-        return "n/a"
-    whole = int(s)
-    return "★" * whole + ("½" if s - whole >= 0.5 else "")
-
 
 def winner_text(row: dict[str, Any]) -> str:
     w = row.get("winner")

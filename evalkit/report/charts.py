@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from html import escape
+
+from evalkit.report.format import html_escape as esc
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-
-
-def esc(s: object) -> str:
-    return escape(str(s), quote=True)
 
 
 def color(i: int) -> str:
@@ -26,7 +23,7 @@ def _n(x: float) -> str:
 
 
 def _tick(x: float) -> str:
-    from evalkit.report import fmt
+    from evalkit.report.format import fmt
 
     return fmt(x)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit.report import comparison_text, star_text, value_text, weights_text, winner_text
+from evalkit.report import comparison_text, value_text, weights_text, winner_text
+from evalkit.report.format import stars_text as star_text
 
 
 def print_tables(console: Any, rating: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,15 @@ from evalkit.report import (
     ReportData,
     comparison_text,
     cut_rows,
-    fmt,
     method_text,
     notes,
     provenance,
-    star_text,
     value_text,
     winner_text,
 )
 from evalkit.report.charts import bar_chart, color, scatter
+from evalkit.report.format import fmt, html_escape
+from evalkit.report.format import stars_text as star_text
 
 TEMPLATE = Path(__file__).with_name("template.html")
 SCRIPT = """(function () {
@@ -59,8 +58,7 @@ SCRIPT = """(function () {
 })();"""
 
 
-def e(s: Any) -> str:
-    return escape(str(s), quote=True)
+e = html_escape
 
 
 def render_html(data: ReportData) -> str:

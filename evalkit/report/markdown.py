@@ -6,30 +6,19 @@ like ``a|b <script>`` cannot break a table or inject HTML into a Markdown viewer
 
 from __future__ import annotations
 
-import re
-from typing import Any
 
 from evalkit.report import (
     ReportData,
     comparison_text,
     cut_rows,
-    fmt,
     method_text,
     notes,
     provenance,
-    star_text,
     value_text,
     winner_text,
 )
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")  # emphasis, code, links, headings, table cells
-
-
-def md_escape(text: Any) -> str:
-    """Safe inside a Markdown table cell: HTML escaped, Markdown punctuation backslashed, one line."""
-    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _MD_SPECIAL.sub(r"\\\1", s)
-    return " ".join(s.split())
+from evalkit.report.format import fmt, md_escape
+from evalkit.report.format import stars_text as star_text
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from evalkit.pipeline import report_run
 from evalkit.rating import ROWS
-from evalkit.report import write_reports
 from evalkit.report.charts import pareto_front
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -62,7 +62,7 @@ class Tags(HTMLParser):
 
 @pytest.fixture(scope="module")
 def report(scored_run: Path) -> Path:
-    return write_reports(scored_run)[1]
+    return report_run(scored_run)[1:][1]
 
 
 def test_html_is_self_contained_and_escapes_generated_text(report: Path) -> None:

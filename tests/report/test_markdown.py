@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from evalkit.pipeline import rate_run, report_run
 from evalkit.rating import ROWS
-from evalkit.report import write_reports
 from evalkit.report.markdown import md_escape
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def _table(md: str, heading: str) -> list[list[str]]:
 
 
 def test_report_md_rebuilds_the_seed_table_with_numbers_and_provenance(scored_run: Path) -> None:
-    md_path, html_path = write_reports(scored_run)
+    md_path, html_path = report_run(scored_run)[1:]
     md = md_path.read_text(encoding="utf-8")
     stars = _table(md, "Star ratings")
     assert stars[0] == ["Metric", "storyteller", "parrot", "Winner"]
@@ -54,19 +54,19 @@ def test_report_md_rebuilds_the_seed_table_with_numbers_and_provenance(scored_ru
 
 
 def test_reports_are_identical_when_rebuilt_even_without_rating_json(scored_run: Path) -> None:
-    md, html = write_reports(scored_run)
+    md, html = report_run(scored_run)[1:]
     before = md.read_bytes(), html.read_bytes()
-    write_reports(scored_run)
+    report_run(scored_run)[1:]
     assert (md.read_bytes(), html.read_bytes()) == before
     (scored_run / "rating.json").unlink()  # rebuilt from the stored scores; its clock never reaches a report
-    write_reports(scored_run)
+    report_run(scored_run)
     assert (scored_run / "rating.json").exists() and (md.read_bytes(), html.read_bytes()) == before
 
 
 def test_untrusted_labels_cannot_break_tables(tmp_path: Path, run_builder) -> None:
     assert md_escape("a|b <script>*x*</script> [l](u)") == "a\\|b &lt;script&gt;\\*x\\*&lt;/script&gt; \\[l\\](u)"
     run = run_builder(tmp_path, labels=("big|model <b>", "[red]x*"))
-    md_path, _ = write_reports(run)
+    md_path, _ = report_run(run)[1:]
     md = md_path.read_text(encoding="utf-8")
     stars = _table(md, "Star ratings")
     assert all(len(r) == 4 for r in stars) and "<b>" not in md and "big\\|model &lt;b&gt;" in stars[0][1]
@@ -75,7 +75,6 @@ def test_untrusted_labels_cannot_break_tables(tmp_path: Path, run_builder) -> No
 def test_print_tables_shows_stars_numbers_and_winner(scored_run: Path) -> None:
     from rich.console import Console
 
-    from evalkit.rating import rate_run
     from evalkit.report.console import print_tables
 
     console = Console(record=True, width=220, color_system=None)

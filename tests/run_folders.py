@@ -1,4 +1,5 @@
-"""A scored two-model run folder built from fixed stored records (no language model is loaded).
+"""Run folders for tests, built from fixed stored records (no language model is loaded): the one
+builder behind the ``scored_run`` and ``run_builder`` fixtures (tests/conftest.py) and the golden run.
 
 The suite is the smoke suite's five stories with a [rating] that points the quality rows at the cheap
 scorers (repetition, vocabulary), so anchors are computed for real from the reference stories.
@@ -12,8 +13,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from evalkit.records import (
     GenerationParams,
     GenerationRecord,
@@ -25,7 +24,7 @@ from evalkit.records import (
     write_json,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PAYLOAD = '<script>document.title="PWNED";window.pwned=1</script><img src=x onerror="document.title=\'PWNED\'">'
 RATING = """
 [rating.quality]
@@ -52,7 +51,7 @@ def make_suite(root: Path) -> Path:
 
 
 def make_run(root: Path, labels: tuple[str, str] = ("storyteller", "parrot"), run_id: str = "20250101-000000-test01") -> Path:
-    from evalkit.rating import looped
+    from evalkit.anchors import looped
     from evalkit.scoring import score_run
     from evalkit.suites import load_suite
 
@@ -75,7 +74,7 @@ def make_run(root: Path, labels: tuple[str, str] = ("storyteller", "parrot"), ru
                         suite=SuiteRef(name=suite.name, path=str(suite.path), hash=suite.hash, split="test",
                                        item_ids=[i.id for i in items]),
                         params=GenerationParams(), models=models)
-    manifest.scorers = ["repetition", "vocabulary"]  # type: ignore[attr-defined]
+    manifest.scorers = ["repetition", "vocabulary"]
     write_json(run / "manifest.json", manifest)
     lines = []
     for n, item in enumerate(items):
@@ -88,14 +87,3 @@ def make_run(root: Path, labels: tuple[str, str] = ("storyteller", "parrot"), ru
     (run / "generations.jsonl").write_text("".join(lines), encoding="utf-8")
     score_run(run, ["repetition", "vocabulary"])
     return run
-
-
-@pytest.fixture(scope="module")
-def scored_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("report"))
-
-
-@pytest.fixture()
-def run_builder():
-    """make_run itself, for tests that need their own run (other labels, files removed)."""
-    return make_run

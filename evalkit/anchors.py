@@ -1,0 +1,118 @@
+"""The suite's anchors, scored in the scoring stage: the run's reference stories (5 stars) and degenerate
+copies of them (1 star), scored with the run's own scorers and ScoringContext and stored in anchors.json,
+so rating is pure numbers over stored records.
+
+Degenerate kinds: looped (the first sentence repeated to the reference's length), shuffled (its sentences
+in a seeded order), off_genre (another genre's reference under this prompt), copied (a train-split story).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+DEGENERATE_KINDS = ("looped", "shuffled", "off_genre", "copied")
+DEFAULT_KINDS = ("looped", "shuffled", "off_genre")  # a quality metric the rules give no kinds
+ANCHOR_SEED = 7
+
+
+def looped(text: str) -> str:
+    """The first sentence (or first eight words) repeated up to the text's own word count."""
+    from evalkit.scorers.text import sentences
+
+    n = len(text.split())
+    sents = sentences(text)
+    unit = (sents[0] if len(sents) > 1 else " ".join(text.split()[:8])).split()
+    if not unit:
+        return ""
+    return " ".join((unit * (n // len(unit) + 1))[:max(n, len(unit))])
+
+
+def shuffled(text: str, seed: int | str) -> str:
+    """The same sentences in a seeded random order (never the original order when it can differ)."""
+    import random
+
+    from evalkit.scorers.text import sentences
+
+    sents = sentences(text)
+    order = sents[:]
+    random.Random(seed).shuffle(order)
+    if order == sents and len(set(sents)) > 1:
+        order = sents[1:] + sents[:1]
+    return " ".join(order)
+
+
+def degenerate_stories(items: Sequence[Any], pool: Sequence[Any], seed: int) -> dict[str, list[Any]]:
+    """StoryInputs of each degenerate kind, each under the original item's prompt, genre and characters.
+
+    off_genre: a reference story of another genre (same split when possible); copied: a train-split
+    story verbatim. A kind the suite cannot build (one genre only, no train split) is left out."""
+    import random
+
+    from evalkit.scorers.base import StoryInput
+
+    train = [p for p in pool if p.split == "train"]
+    out: dict[str, list[Any]] = {k: [] for k in DEGENERATE_KINDS}
+    for item in items:
+        rng = random.Random(f"{seed}:{item.id}")  # str seeds are hashed with sha512: stable across runs
+        out["looped"].append(StoryInput.from_item(item, looped(item.story)))
+        out["shuffled"].append(StoryInput.from_item(item, shuffled(item.story, rng.random())))
+        others = ([p for p in pool if p.genre != item.genre and p.split == item.split]
+                  or [p for p in pool if p.genre != item.genre])
+        if others:
+            out["off_genre"].append(StoryInput.from_item(item, rng.choice(others).story))
+        copies = [p for p in train if p.id != item.id]
+        if copies:
+            out["copied"].append(StoryInput.from_item(item, rng.choice(copies).story))
+    return {k: v for k, v in out.items() if v}
+
+
+def mean_of(values: Sequence[float | None]) -> tuple[float | None, int]:
+    xs = [v for v in values if v is not None and math.isfinite(v)]
+    return (math.fsum(xs) / len(xs) if xs else None), len(xs)
+
+
+def wanted_kinds(quality_metrics: Sequence[str], anchors_rule: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every degenerate kind the rating rules may average for a quality metric, in the canonical order."""
+    wanted = {k for m in quality_metrics for k in anchors_rule.get(m, DEFAULT_KINDS)}
+    return [k for k in DEGENERATE_KINDS if k in wanted]
+
+
+def score_anchors(items: Sequence[Any], pool: Sequence[Any], kinds: Sequence[str], scorers: Sequence[Any],
+                  context: Any, suite_hash: str, split: str, seed: int = ANCHOR_SEED) -> Any:
+    """Score the references and their degenerate copies (each set in its own call, like one model's
+    stories) and return the anchors.json record: per metric the references' mean, per kind its mean."""
+    from evalkit.records import AnchorScores, MeanValue
+    from evalkit.scorers.base import StoryInput
+    from evalkit.scoring import score_stories
+
+    refs = score_stories([StoryInput.from_item(i, i.story) for i in items], scorers, context)
+    built = {k: v for k, v in degenerate_stories(items, pool, seed).items() if k in kinds}
+    scored = {k: score_stories(v, scorers, context) for k, v in built.items()}
+    metrics = sorted({name for r in refs for name in r.values} | {name for s in scorers for name in (m.name for m in s.metrics)})
+    references = {}
+    for metric in metrics:
+        mean, n = mean_of([r.values.get(metric) for r in refs])
+        references[metric] = MeanValue(mean=mean, n=n)
+    degenerate = {k: {m: mean_of([r.values.get(m) for r in res])[0] for m in metrics} for k, res in scored.items()}
+    return AnchorScores(suite_hash=suite_hash, split=split, item_ids=[i.id for i in items], seed=seed,
+                        kinds=list(kinds), references=references, degenerate=degenerate)
+
+
+def anchor_entries(record: Any, kinds_by_metric: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
+    """rating.json's anchors from a stored AnchorScores: five_star = the references' mean; one_star = the
+    mean of the listed kinds' means. A metric the references have no value for is left out."""
+    anchors: dict[str, dict[str, Any]] = {}
+    for metric, kinds in kinds_by_metric.items():
+        ref = record.references.get(metric)
+        if ref is None or ref.mean is None:
+            continue  # no scorer produced this metric on the references
+        by_kind = {k: record.degenerate[k].get(metric) for k in kinds if k in record.degenerate}
+        by_kind = {k: v for k, v in by_kind.items() if v is not None}
+        entry: dict[str, Any] = {"one_star": math.fsum(by_kind.values()) / len(by_kind) if by_kind else None,
+                                 "five_star": ref.mean, "n": ref.n, "kinds": sorted(by_kind), "degenerate": by_kind}
+        if not by_kind:
+            entry["note"] = f"none of the degenerate kinds {', '.join(kinds)} could be built from this suite"
+        anchors[metric] = entry
+    return anchors

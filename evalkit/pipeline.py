@@ -1,0 +1,220 @@
+"""The stages after generation, each computed once and read by the next: score -> rate -> report.
+
+A RunContext holds what every stage needs, loaded once per run: the manifest, the suite version the run
+was generated on, the scorers and one ScoringContext (so the scoring LM and the embedder load once), and
+the stage outputs already read. ``ensure_scored`` writes scores.jsonl, summary.json and anchors.json (the
+suite's reference and degenerate stories, scored with the same context); ``ensure_rated`` turns stored
+records into rating.json (numbers only: no scorer, no model); ``ensure_reported`` writes report.md/html.
+Each ``ensure_*`` reuses its stored output unless told to rebuild it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.records import Manifest
+
+
+@dataclass
+class RunContext:
+    run_dir: Path
+    manifest: Manifest
+    suite: Any  # the suite version the run was generated on (None when it changed or is gone)
+    config_suite: Any  # the suite whose [rating] applies: that version, else the suite of that name now
+    scorer_names: list[str] | None = None
+    device: str | None = None
+    _scorers: list[Any] | None = field(default=None, repr=False)
+    _scoring: Any = field(default=None, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, run_dir: str | Path, manifest: Manifest | None = None, suite: Any = None,
+             scorer_names: Sequence[str] | None = None, device: str | None = None) -> RunContext:
+        """The context of a run folder; pass what the caller already holds (the runner holds both)."""
+        from evalkit.records import load_manifest
+        from evalkit.suites import find_run_suite
+
+        run_dir = Path(run_dir)
+        manifest = manifest or load_manifest(run_dir)
+        if suite is not None and suite.hash == manifest.suite.hash:
+            exact = found = suite
+        else:
+            exact, found = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
+        names = list(scorer_names) if scorer_names else manifest.scorers
+        return cls(run_dir, manifest, exact, found, names, device)
+
+    @property
+    def scorers(self) -> list[Any]:
+        if self._scorers is None:
+            from evalkit.scoring import load_scorers
+
+            self._scorers = load_scorers(self.scorer_names)
+        return self._scorers
+
+    @property
+    def scoring(self) -> Any:
+        """The one ScoringContext of this run: the run's stories and the anchors share its models."""
+        if self._scoring is None:
+            from evalkit.scorers.base import ScoringContext
+
+            self._scoring = ScoringContext(suite=self.suite, device=self.device)
+        return self._scoring
+
+    def suite_problem(self) -> str:
+        why = "changed since the run" if self.config_suite is not None else "was not found"
+        return f"suite {self.manifest.suite.name!r} {why}"
+
+    def rating_config(self, previous: dict[str, Any] | None = None) -> Any:
+        """The suite's [rating] rules (the suite of that name when the run's version is gone), else the
+        rules stored in an earlier rating of this run."""
+        from evalkit.rating import load_rating_config
+
+        if self.config_suite is not None:
+            return load_rating_config(self.config_suite.config, str(self.config_suite.path / "suite.toml"))
+        return load_rating_config({"rating": (previous or {}).get("rules") or {}}, "rating.json rules")
+
+    # stored stage outputs, read at most once
+    def summary(self) -> dict[str, Any]:
+        if "summary" not in self._cache:
+            from evalkit.records import read_json
+
+            path = self.run_dir / "summary.json"
+            self._cache["summary"] = read_json(path) if path.exists() else {}
+        return self._cache["summary"]
+
+    def scores(self, problems: list[str] | None = None) -> list[Any]:
+        if "scores" not in self._cache:
+            from evalkit.scoring import load_scores
+
+            found: list[str] = []
+            self._cache["scores"] = (load_scores(self.run_dir, found), found)
+        records, found = self._cache["scores"]
+        if problems is not None:
+            problems.extend(found)
+        return records
+
+    def generations(self, problems: list[str] | None = None) -> list[Any]:
+        if "generations" not in self._cache:
+            from evalkit.scoring import load_generations
+
+            found: list[str] = []
+            self._cache["generations"] = (load_generations(self.run_dir, found), found)
+        records, found = self._cache["generations"]
+        if problems is not None:
+            problems.extend(found)
+        return records
+
+
+def is_scored(run_dir: Path) -> bool:
+    return (run_dir / "scores.jsonl").exists() and (run_dir / "summary.json").exists()
+
+
+def ensure_scored(ctx: RunContext, force: bool = False, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """scores.jsonl, summary.json and anchors.json of the run; scored now when missing or ``force``."""
+    if force or not is_scored(ctx.run_dir):
+        from evalkit.scoring import score_context
+
+        summary, records = score_context(ctx, progress)
+        ctx._cache["summary"] = summary
+        ctx._cache["scores"] = (records, [])
+    ensure_anchors(ctx, force=force)
+    return ctx.summary()
+
+
+def ensure_anchors(ctx: RunContext, force: bool = False) -> Any:
+    """anchors.json of the run (an AnchorScores), scored with the run's context when missing, stale or
+    lacking a degenerate kind the rules now ask for; None when the run's suite version is gone."""
+    from evalkit.anchors import score_anchors, wanted_kinds
+    from evalkit.records import write_json
+
+    stored = _stored_anchors(ctx)
+    if ctx.suite is None:
+        return stored
+    cfg = ctx.rating_config()
+    quality = sorted(set(cfg.quality.values()))
+    kinds = wanted_kinds(quality, cfg.anchors)
+    if stored is not None and not force and set(kinds) <= set(stored.kinds):
+        return stored
+    scorers = [s for s in ctx.scorers if {m.name for m in s.metrics} & set(quality)]
+    ids = set(ctx.manifest.suite.item_ids)
+    items = [i for i in ctx.suite.items if i.id in ids]
+    record = score_anchors(items, ctx.suite.items, kinds, scorers, ctx.scoring, ctx.suite.hash, ctx.manifest.suite.split)
+    write_json(ctx.run_dir / "anchors.json", record)
+    ctx._cache["anchors"] = record
+    return record
+
+
+def _stored_anchors(ctx: RunContext) -> Any:
+    if "anchors" not in ctx._cache:
+        from pydantic import ValidationError
+
+        from evalkit.errors import RecordError
+        from evalkit.records import AnchorScores, read_json
+
+        record = None
+        path = ctx.run_dir / "anchors.json"
+        if path.exists():
+            try:
+                record = AnchorScores.model_validate(read_json(path))
+            except (RecordError, ValidationError):
+                record = None  # damaged: rebuilt from the suite when it is there
+        if record is not None and (record.suite_hash != ctx.manifest.suite.hash
+                                   or record.split != ctx.manifest.suite.split):
+            record = None
+        ctx._cache["anchors"] = record
+    return ctx._cache["anchors"]
+
+
+def ensure_rated(ctx: RunContext, force: bool = False) -> dict[str, Any]:
+    """rating.json of the run, rebuilt from the stored records when missing or ``force``."""
+    from evalkit.records import read_json
+
+    path = ctx.run_dir / "rating.json"
+    if not force and "rating" in ctx._cache:
+        return ctx._cache["rating"]
+    if not force and path.exists():
+        rating = read_json(path)
+        if isinstance(rating, dict) and isinstance(rating.get("rows"), list):
+            ctx._cache["rating"] = rating
+            return rating
+        raise EvalkitError(f"{path}: not an evalkit rating (rebuild it: delete it and rerun)")
+    if not (ctx.run_dir / "scores.jsonl").exists():
+        raise EvalkitError(f"run {ctx.manifest.run_id} has no scores.jsonl: score it before rating it")
+    ensure_anchors(ctx)
+    from evalkit.rating import rate_stored
+
+    rating = rate_stored(ctx.manifest, ctx.scores, ctx.summary(), path, ctx.rating_config,
+                         _stored_anchors(ctx), None if ctx.suite is not None else ctx.suite_problem())
+    ctx._cache["rating"] = rating
+    return rating
+
+
+def ensure_reported(ctx: RunContext, rating: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """report.md and report.html of the run (always rewritten: they are cheap and pure)."""
+    from evalkit.report import write_reports
+
+    return write_reports(ctx.run_dir, rating if rating is not None else ensure_rated(ctx), ctx)
+
+
+def rate_run(run_dir: str | Path) -> dict[str, Any]:
+    """Rate a scored run (rebuilding rating.json); anchors are scored first only when none are stored."""
+    return ensure_rated(RunContext.load(run_dir), force=True)
+
+
+def report_run(run_dir: str | Path, rerate: bool = False, on_scoring: Callable[[str], None] | None = None) -> tuple[dict[str, Any], Path, Path]:
+    """What `evalkit report` does: score stored stories when the run has none scored, rate when
+    rating.json is missing (or ``rerate``), then write both reports."""
+    ctx = RunContext.load(run_dir)
+    if not is_scored(ctx.run_dir):
+        if not (ctx.run_dir / "generations.jsonl").exists():
+            raise EvalkitError(f"run {ctx.manifest.run_id} has no generations yet: nothing to report")
+        if on_scoring:
+            on_scoring(ctx.manifest.run_id)
+        ensure_scored(ctx)
+    rating = ensure_rated(ctx, force=rerate)
+    md, html = ensure_reported(ctx, rating)
+    return rating, md, html

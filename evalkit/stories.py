@@ -1,0 +1,137 @@
+"""Stories produced anywhere, read from JSONL and scored (the library behind `evalkit score`, also used
+by validation): one JSON object a line with ``story`` and, where known, ``id``, ``prompt``, ``genre``,
+``characters``, ``reference`` and ``model``; with a suite, an ``id`` naming a suite item fills the rest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.scorers.base import Scorer, ScoringContext, StoryInput
+from evalkit.suites import Character, Suite
+
+KNOWN_KEYS = ("story", "id", "prompt", "genre", "characters", "reference", "model")
+
+
+def _characters(value: Any, where: str) -> tuple[Character, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(Character(n.strip()) for n in value.replace(";", ",").split(",") if n.strip())
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: 'characters' must be a list of names or {{name, description}} objects")
+    out = []
+    for c in value:
+        if isinstance(c, str) and c.strip():
+            out.append(Character(c.strip()))
+        elif isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"].strip():
+            out.append(Character(c["name"].strip(), str(c.get("description", ""))))
+        else:
+            raise ValueError(f"{where}: each character must be a name or an object with a non-empty 'name'")
+    return tuple(out)
+
+
+def read_stories(path: str | Path, suite: Suite | None = None) -> list[tuple[str, StoryInput]]:
+    """(model group, StoryInput) per line; every bad line is reported as file:line, then EvalkitError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise EvalkitError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise EvalkitError(f"{path}: is a folder, expected a JSONL file of stories") from None
+    items = {i.id: i for i in suite.items} if suite is not None else {}
+    problems: list[str] = []
+    out: list[tuple[str, StoryInput]] = []
+    for n, line_b in enumerate(raw.split(b"\n"), 1):
+        where = f"{path}:{n}"
+        try:
+            line = line_b.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{where}: not UTF-8 text")
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"{where}: not valid JSON ({e.msg})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{where}: expected a JSON object with a 'story'")
+            continue
+        if not isinstance(obj.get("story"), str):
+            problems.append(f"{where}: 'story' is missing or not a string")
+            continue
+        try:
+            out.append(_story(obj, n, where, items))
+        except ValueError as e:
+            problems.append(str(e))
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise EvalkitError(f"{len(problems)} bad line(s): " + "; ".join(problems[:5]) + more)
+    if not out:
+        raise EvalkitError(f"{path}: no stories (expected one JSON object a line with a 'story')")
+    return out
+
+
+def _story(obj: dict, n: int, where: str, items: dict) -> tuple[str, StoryInput]:
+    for key in ("prompt", "genre", "reference", "model"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise ValueError(f"{where}: {key!r} must be a string")
+    sid = obj.get("id", f"line{n}")
+    if not isinstance(sid, (str, int)) or isinstance(sid, bool):
+        raise ValueError(f"{where}: 'id' must be a string or an integer")
+    sid = str(sid)
+    item = items.get(sid)
+    chars = _characters(obj.get("characters"), where)
+    story = StoryInput(
+        text=obj["story"],
+        id=sid,
+        prompt=obj.get("prompt") or (item.prompt if item else ""),
+        genre=obj.get("genre") or (item.genre if item else None),
+        characters=chars or (item.characters if item else ()),
+        reference=obj.get("reference") or (item.story if item else None),
+    )
+    return obj.get("model") or "", story
+
+
+def make_scorers(names: Sequence[str] | None) -> list[Scorer]:
+    """Entry-point scorers by name, plus ``evaluate:PATH`` for a local evaluate metric module."""
+    from evalkit.scoring import load_scorers
+
+    names = list(names or [])
+    plain = [n for n in names if not n.startswith("evaluate:")]
+    scorers = load_scorers(plain) if plain or not names else []  # none named: the default set (no opt-in judge)
+    for n in names:
+        if n.startswith("evaluate:"):
+            from evalkit.scorers.evaluate_adapter import EvaluateScorer
+
+            scorers.append(EvaluateScorer(n.split(":", 1)[1]))
+    return scorers
+
+
+def score_file(path: str | Path, suite: Suite | None, scorers: Sequence[Scorer],
+               context: ScoringContext | None = None) -> list[dict[str, Any]]:
+    """Score every story of a JSONL file; one flat dict per story, in input order."""
+    from evalkit.scoring import score_stories
+
+    rows = read_stories(path, suite)
+    context = context or ScoringContext(suite=suite)
+    out: list[dict[str, Any] | None] = [None] * len(rows)
+    groups: dict[str, list[int]] = {}
+    for i, (group, _) in enumerate(rows):
+        groups.setdefault(group, []).append(i)
+    for group, idx in groups.items():
+        results = score_stories([rows[i][1] for i in idx], scorers, context)
+        for i, r in zip(idx, results):
+            line: dict[str, Any] = {"id": rows[i][1].id}
+            if group:
+                line["model"] = group
+            line.update(r.values)
+            line["notes"] = r.notes
+            out[i] = line
+    return [o for o in out if o is not None]

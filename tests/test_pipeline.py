@@ -1,0 +1,77 @@
+"""The stage pipeline (issue 11): one run context per run, each stage computed once, no stage reaching back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import evalkit.records
+from evalkit.pipeline import RunContext, ensure_rated, ensure_scored
+
+
+def test_compare_reads_the_manifest_once_and_loads_the_scoring_lm_once(tiny_gpt2_dir, results_dir, monkeypatch):
+    """Before the pipeline a compare read manifest.json three times and loaded the scoring LM twice
+    (rating rebuilt the anchors with a second ScoringContext)."""
+    from evalkit.runner import run_compare
+    from evalkit.scorers import lm
+
+    reads: list[str] = []
+    real_read, real_load = evalkit.records.read_json, evalkit.records.load_manifest
+
+    def counting_read(path):
+        if Path(path).name == "manifest.json":
+            reads.append(str(path))
+        return real_read(path)
+
+    def counting_load(run_dir):
+        reads.append(str(run_dir))
+        return real_load(run_dir)
+
+    loads: list[int] = []
+    real_init = lm.ScoringLM.__init__
+
+    def counting_init(self, *a, **kw):
+        loads.append(1)
+        real_init(self, *a, **kw)
+
+    monkeypatch.setattr(evalkit.records, "read_json", counting_read)
+    monkeypatch.setattr(evalkit.records, "load_manifest", counting_load)
+    monkeypatch.setattr(lm.ScoringLM, "__init__", counting_init)
+    run = run_compare([str(tiny_gpt2_dir)], suite="smoke", results_dir=results_dir, scorers=["coherence"],
+                      params={"max_new_tokens": 24, "do_sample": False})
+    assert len(reads) <= 1, reads
+    assert loads == [1]
+    rating = json.loads((run / "rating.json").read_text())
+    anchors = json.loads((run / "anchors.json").read_text())
+    assert set(anchors["degenerate"]) >= {"looped", "shuffled"} and anchors["references"]["coherence"]["n"] == 5
+    assert anchors["references"]["coherence"]["mean"] is not None
+    for metric, a in rating["anchors"].items():  # rating read the stored anchors, it scored nothing itself
+        assert a["five_star"] == anchors["references"][metric]["mean"]
+    assert (run / "report.md").exists()
+
+
+def test_rating_scores_nothing_when_anchors_are_stored(scored_run: Path, monkeypatch) -> None:
+    ctx = RunContext.load(scored_run)
+    ensure_scored(ctx)  # scored by the fixture: reused, anchors.json already there
+    assert (scored_run / "anchors.json").exists()
+    import evalkit.scoring
+
+    def no_scoring(*a, **kw):
+        raise AssertionError("rating scored text")
+
+    monkeypatch.setattr(evalkit.scoring, "score_stories", no_scoring)
+    monkeypatch.setattr(evalkit.scoring, "load_scorers", no_scoring)
+    rating = ensure_rated(RunContext.load(scored_run), force=True)
+    assert rating["anchors"]["mtld"]["one_star"] < rating["anchors"]["mtld"]["five_star"]
+
+
+def test_an_unrated_run_is_not_rated_by_the_report(run_builder, tmp_path: Path) -> None:
+    from evalkit.errors import EvalkitError
+    from evalkit.report import write_reports
+
+    run = run_builder(tmp_path)
+    with pytest.raises(EvalkitError, match="not rated yet"):
+        write_reports(run)
+    assert not (run / "rating.json").exists()
