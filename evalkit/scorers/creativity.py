@@ -94,6 +94,8 @@ def _train_corpus(context: ScoringContext) -> tuple[list[str], str]:
 
 class CreativityScorer(Scorer):
     name = "creativity"
+    version = "1"
+    corpus = True  # self-BLEU and distinct-2 across compare a story with its model's other stories
     metrics = (
         Metric("creativity", "higher", 0.0, 1.0, "mean of novelty_4gram, 1-max_train_similarity, 1-self_bleu, distinct_2_across"),
         Metric("novelty_4gram", "higher", 0.0, 1.0, "share of the story's 4-grams found in no train story"),
