@@ -77,6 +77,23 @@ class Prepared:
     head: list[str]
 
 
+STOPWORDS = frozenset("""a an the and or but so then than that this these those there their they them he she it its
+his her him you your we our us i me my was were is are be been being had has have did does do not no yes with
+from into onto upon over under about after before when while where what which who whom whose why how all any
+each every some more most much many such very just also only even still again one two said says say would could
+should will shall can may might must""".split())
+
+
+def entity_continuity(sents: Sequence[str]) -> float | None:
+    """Share of sentences (after the first) that reuse a content word of the two sentences before:
+    stories that keep talking about the same characters and things read as connected."""
+    bags = [{w for w in words(s) if len(w) > 2 and w not in STOPWORDS} for s in sents]
+    if len(bags) < 2:
+        return None
+    hits = [bool(b & (bags[i - 1] | (bags[i - 2] if i > 1 else set()))) for i, b in enumerate(bags) if i > 0]
+    return sum(hits) / len(hits)
+
+
 def combine(parts: dict[str, float | None]) -> float | None:
     num = den = 0.0
     for name, (w, mu, sd) in PARTS.items():
@@ -92,6 +109,12 @@ def combine(parts: dict[str, float | None]) -> float | None:
 
 class CoherenceScorer(Scorer):
     name = "coherence"
+    version = "2"
+
+    def cache_identity(self, context: ScoringContext) -> str:
+        from evalkit.scorers.lm import lm_identity
+
+        return f"{self.version};lm={lm_identity(context)}"
     metrics = (
         Metric("coherence", "higher", 0.0, 1.0, "combined coherence (LM fluency and sentence order, variety, prompt relevance)"),
         Metric("coherence_fluency", "higher", None, 0.0, "SmolLM2 mean token log-likelihood of the opening (nats)"),
@@ -99,6 +122,9 @@ class CoherenceScorer(Scorer):
         Metric("coherence_relevance", "higher", -1.0, 1.0, "MiniLM cosine similarity of story and prompt"),
         Metric("coherence_adjacent", "none", -1.0, 1.0,
                "mean MiniLM similarity of adjacent sentences of the opening (counts against coherence)"),
+        Metric("coherence_variety", "higher", 0.0, 1.0, "distinct-2 of the story: looping text is not coherent to people"),
+        Metric("coherence_entity", "higher", 0.0, 1.0,
+               "entity continuity: share of sentences after the first that mention a content word of the two before"),
     )
 
     def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
@@ -153,6 +179,8 @@ class CoherenceScorer(Scorer):
                 parts["coherence_adjacent"] = float(np.mean(np.sum(e[:-1] * e[1:], axis=1)))
             r = out[i]
             r.values = {k: v for k, v in parts.items() if k != "distinct_2"}
+            r.values["coherence_variety"] = parts["distinct_2"]
+            r.values["coherence_entity"] = entity_continuity(p.sents)
             r.values["coherence"] = combine(parts)
             if parts["coherence_order"] is None:
                 r.notes["coherence_order"] = "one sentence: no order to measure"

@@ -48,7 +48,7 @@ def _fit_sets(scorers: Sequence[Scorer], scores) -> dict[str, list[str]]:
     sets: dict[str, list[str]] = {}
     usable = [c for c in scores.columns if scores[c].notna().mean() > 0.5 and scores[c].nunique() > 1]
     for s in scorers:
-        names = [m.name for m in s.metrics if m.name in usable]
+        names = [m.name for m in s.metrics if m.name in usable and m.name != s.name]  # parts, not the shipped mix
         if len(names) >= 2:
             sets[s.name] = names
     if len(sets) > 1 or not sets:
