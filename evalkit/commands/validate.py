@@ -52,10 +52,12 @@ def load_scorer_specs(names: Sequence[str] | None):
               show_default=True, help="Folder for validation.json and validation.md.")
 @click.option("--docs", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the scorer documentation (docs/metrics.md) from this run and the other checks.")
+@click.option("--roc-pairs", type=click.IntRange(0), default=1000, show_default=True,
+              help="With --docs: ROC stories in the shuffle test (0 skips it).")
 @click.option("--device", help="Device for the embedding and scoring models (cpu, cuda).")
 def command(ratings: Path, story_col: str, system_col: str, group_col: str, prompt_col: str, criteria: tuple[str, ...],
             human_system: str | None, scorers: str | None, cv: int | None, bootstrap: int, cache_dir: Path,
-            no_cache: bool, out_dir: Path, docs: Path | None, device: str | None) -> None:
+            no_cache: bool, out_dir: Path, docs: Path | None, roc_pairs: int, device: str | None) -> None:
     """Measure how each metric agrees with human ratings (a CSV of rated stories)."""
     from rich.console import Console
 
@@ -79,8 +81,8 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
         done[0] += n
         console.print(f"scored {system}: {n} stories ({done[0]}/{len(table.frame)})")
 
-    rec, scores = validate(table, chosen, ScoringContext(device=device), None if no_cache else cache_dir,
-                           boot=bootstrap, cv=cv, progress=progress)
+    context = ScoringContext(device=device)
+    rec, scores = validate(table, chosen, context, None if no_cache else cache_dir, boot=bootstrap, cv=cv, progress=progress)
     write_json(out_dir / "validation.json", rec)
     write_text(out_dir / "validation.md", markdown(rec))
     out = Console()
@@ -90,6 +92,6 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
     if docs is not None:
         from evalkit.validate.docs import write_docs
 
-        write_docs(docs, rec, scores, table, ScoringContext(device=device), None if no_cache else cache_dir)
+        write_docs(docs, rec, chosen, context, None if no_cache else cache_dir, roc_pairs=roc_pairs)
         console.print(f"wrote {docs}")
     console.print(f"scoring took {rec.scoring_s:.1f} s; wrote {out_dir / 'validation.json'} and {out_dir / 'validation.md'}")

@@ -97,6 +97,7 @@ class Scorer(ABC):
     metrics: ClassVar[tuple[Metric, ...]]
     version: ClassVar[str] = "1"
     corpus: ClassVar[bool] = False
+    fitted_on: ClassVar[str | None] = None  # ratings file its weights were fitted on (validate labels it in-sample)
 
     def cache_identity(self, context: ScoringContext) -> str:
         """What, besides the story, decides this scorer's numbers in ``context`` (for the cache key).

@@ -89,12 +89,16 @@ def measure(ratings: Ratings, scores, directions: dict[str, str], boot: int = BO
                     full_fit_sds=dict(zip(feats, map(float, s)))))
                 directions[name] = "higher"
                 targets.append((name, c, full, True))
+    # metrics whose shipped weights were fitted on this very file: their figures here are in-sample
+    fitted_here = {m.name for s in scorers for m in s.metrics
+                   if getattr(s, "fitted_on", None) and Path(ratings.source).name == s.fitted_on}
     results = []
     for name, crit, values, is_cv in targets:
         rating = frame[crit].to_numpy(float)
         higher = directions.get(name, "higher") != "lower"
         res = MetricResult(
             metric=name, criterion=crit, direction=directions.get(name, "none"), cross_validated=is_cv,
+            in_sample=name in fitted_here and not is_cv,
             machine=agreement(values[machine], rating[machine], system[machine], group[machine], length[machine], boot, seed),
         )
         if human:

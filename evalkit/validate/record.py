@@ -44,6 +44,7 @@ class MetricResult(Record):
     human_rank: int | None = Field(None, description="rank of the human system's mean metric among all systems (1 = best by the metric's direction)")
     people_rank_human: int | None = Field(None, description="rank of the human system by people's mean rating (1 = best)")
     cross_validated: bool = Field(False, description="true when the metric is the out-of-fold prediction of a fitted combination")
+    in_sample: bool = Field(False, description="true when the metric's shipped weights were fitted on this same ratings file (optimistic)")
 
 
 class FittedCombination(Record):

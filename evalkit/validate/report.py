@@ -25,7 +25,9 @@ def md_escape(text: str) -> str:
 
 
 def _label(r: MetricResult) -> str:
-    return f"{r.metric} (cross-validated)" if r.cross_validated else r.metric
+    if r.cross_validated:
+        return f"{r.metric} (cross-validated)"
+    return f"{r.metric} (in-sample)" if r.in_sample else r.metric
 
 
 def rich_table(rec: ValidationRecord, criteria: Sequence[str] | None = None):
