@@ -5,6 +5,8 @@ order; a failing scorer marks its metrics not scorable) and looks every (scorer,
 The key of one scorer's numbers for one story is the hash of:
 
 - the scorer's name and ``cache_identity`` (its ``version``, plus the LM or options it reads);
+  numbers a scorer derives cheaply from its parts (a weighted mix) are recomputed by
+  ``Scorer.derive`` on every hit, so shipping new weights does not rescore anything;
 - the story text;
 - what the story was asked to be (prompt, genre, characters, reference) and the suite's hash;
 - for corpus scorers (``Scorer.corpus``: self-BLEU, distinct-n across stories), the set of texts
@@ -114,14 +116,17 @@ def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer
     for scorer in scorers:
         keys = story_keys(scorer, stories, context)
         found = [cache.get(scorer.name, k) for k in keys]
-        missing = [i for i, f in enumerate(found) if f is None]
+        missing = {i for i, f in enumerate(found) if f is None}
         if missing:
             # a corpus scorer needs the whole set in one call; the others only the missing stories
-            todo = list(range(len(stories))) if scorer.corpus else missing
+            todo = list(range(len(stories))) if scorer.corpus else sorted(missing)
             fresh = score_stories([stories[i] for i in todo], [scorer], context)
             for i, r in zip(todo, fresh):
                 found[i] = r
-            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in missing])
+            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in sorted(missing)])
+        for i in range(len(stories)):
+            if i not in missing:
+                scorer.derive(found[i].values, found[i].notes)
         for dst, src in zip(merged, found):
             dst.values.update(src.values)
             dst.notes.update(src.notes)

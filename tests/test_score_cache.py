@@ -124,3 +124,32 @@ def test_no_cache_dir_means_plain_scoring(tmp_path: Path):
     cached_score_stories(STORIES, [a], ScoringContext(), None)
     cached_score_stories(STORIES, [a], ScoringContext(), None)
     assert len(a.seen) == 6
+
+
+class Mixed(Counting):
+    """Derives a weighted mix from a measured part: new weights must not rescore."""
+
+    name = "mixed"
+    metrics = (Metric("part", "none"), Metric("mix", "none"))
+    weight = 2.0
+
+    def score(self, stories, context):
+        self.seen += [s.text for s in stories]
+        out = [StoryScores({"part": float(len(s.text))}) for s in stories]
+        for r in out:
+            self.derive(r.values, r.notes)
+        return out
+
+    def derive(self, values, notes):
+        values["mix"] = self.weight * values["part"]
+
+
+def test_derived_numbers_follow_new_weights_without_rescoring(tmp_path: Path):
+    ctx = ScoringContext()
+    m = Mixed()
+    first = cached_score_stories(STORIES, [m], ctx, tmp_path)
+    m2 = Mixed()
+    m2.weight = 3.0
+    again = cached_score_stories(STORIES, [m2], ctx, tmp_path)
+    assert m2.seen == []
+    assert [r.values["mix"] for r in again] == [1.5 * r.values["mix"] for r in first]

@@ -84,6 +84,8 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
     context = ScoringContext(device=device)
     rec, scores = validate(table, chosen, context, None if no_cache else cache_dir, boot=bootstrap, cv=cv, progress=progress)
     write_json(out_dir / "validation.json", rec)
+    per_story = table.frame[["id", "system", "group"]].join(scores)  # every story's numbers, to check or refit
+    write_text(out_dir / "scores.jsonl", per_story.to_json(orient="records", lines=True, force_ascii=False))
     write_text(out_dir / "validation.md", markdown(rec))
     out = Console()
     if not out.is_terminal:  # a pipe or a file: wide enough that the table is not squeezed
@@ -94,4 +96,5 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
 
         write_docs(docs, rec, chosen, context, None if no_cache else cache_dir, roc_pairs=roc_pairs)
         console.print(f"wrote {docs}")
-    console.print(f"scoring took {rec.scoring_s:.1f} s; wrote {out_dir / 'validation.json'} and {out_dir / 'validation.md'}")
+    console.print(f"scoring took {rec.scoring_s:.1f} s, statistics {rec.statistics_s:.1f} s; wrote validation.json, "
+                  f"validation.md and scores.jsonl in {out_dir}")

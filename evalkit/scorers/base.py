@@ -99,6 +99,11 @@ class Scorer(ABC):
     corpus: ClassVar[bool] = False
     fitted_on: ClassVar[str | None] = None  # ratings file its weights were fitted on (validate labels it in-sample)
 
+    def derive(self, values: dict[str, float | None], notes: dict[str, str]) -> None:
+        """Recompute, in place, the numbers that are a cheap function of the others (a weighted mix of
+        parts). The cache stores measured parts under ``version`` and calls this on every hit, so new
+        weights need no rescoring. Default: nothing is derived."""
+
     def cache_identity(self, context: ScoringContext) -> str:
         """What, besides the story, decides this scorer's numbers in ``context`` (for the cache key).
         Scorers that read models or options chosen at run time override it to name them."""

@@ -36,7 +36,7 @@ SLOPE = 1.5
 PARTS: dict[str, tuple[float, float, float]] = {
     "coherence_fluency": (1.0, -3.4345, 0.6825),
     "coherence_order": (0.5, 1.6609, 1.4515),
-    "distinct_2": (2.0, 0.8721, 0.1491),
+    "coherence_variety": (2.0, 0.8721, 0.1491),
     "coherence_relevance": (2.0, 0.2771, 0.1422),
     "coherence_adjacent": (-0.5, 0.3028, 0.1147),
 }
@@ -99,7 +99,7 @@ def combine(parts: dict[str, float | None]) -> float | None:
     for name, (w, mu, sd) in PARTS.items():
         v = parts.get(name)
         if v is None or not math.isfinite(v):
-            continue
+            continue  # a part that cannot be measured (no prompt, one sentence) sits at the mean
         num += w * (v - mu) / sd
         den += abs(w)
     if den == 0 or parts.get("coherence_fluency") is None:
@@ -172,22 +172,27 @@ class CoherenceScorer(Scorer):
                 "coherence_order": float(lp.sum() - lp_shuf.sum()) / len(p.head) if len(p.head) > 1 else None,
                 "coherence_relevance": float(story_emb[i] @ prompt_emb[i]) if i in prompt_emb else None,
                 "coherence_adjacent": None,
-                "distinct_2": distinct_n(words(p.text), 2),
+                "coherence_variety": distinct_n(words(p.text), 2),
+                "coherence_entity": entity_continuity(p.sents),
             }
             if len(p.head) > 1:  # the opening the LM reads: bounds the cost on long stories
                 e = context.embed(p.head)
                 parts["coherence_adjacent"] = float(np.mean(np.sum(e[:-1] * e[1:], axis=1)))
             r = out[i]
-            r.values = {k: v for k, v in parts.items() if k != "distinct_2"}
-            r.values["coherence_variety"] = parts["distinct_2"]
-            r.values["coherence_entity"] = entity_continuity(p.sents)
-            r.values["coherence"] = combine(parts)
+            r.values = dict(parts)
+            self.derive(r.values, r.notes)
             if parts["coherence_order"] is None:
                 r.notes["coherence_order"] = "one sentence: no order to measure"
             if parts["coherence_relevance"] is None:
                 r.notes["coherence_relevance"] = "no prompt given: left out of coherence"
             if parts["coherence_adjacent"] is None:
                 r.notes["coherence_adjacent"] = "one sentence: no adjacent pair"
-            if r.values["coherence"] is None:
-                r.notes["coherence"] = "not scorable: no LM fluency"
         return out
+
+    def derive(self, values: dict[str, float | None], notes: dict[str, str]) -> None:
+        """coherence from the measured parts and the shipped weights (recomputed on cache hits)."""
+        if "coherence_fluency" not in values:
+            return  # not scorable: nothing was measured
+        values["coherence"] = combine(values)
+        if values["coherence"] is None:
+            notes["coherence"] = "not scorable: no LM fluency"

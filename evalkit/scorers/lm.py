@@ -112,3 +112,16 @@ def get_lm(context: ScoringContext) -> ScoringLM:
         lm = ScoringLM(device=context.device, **context.options.get("lm", {}))
         context.shared["scoring_lm"] = lm
     return lm
+
+
+def is_scoring_lm(candidate: str, context: ScoringContext) -> bool:
+    """True when ``candidate`` (a model's source: a path, a GGUF file, a preset's GGUF name) is the LM
+    that scores coherence in ``context``: that model's stories would be graded by itself."""
+    ident = lm_identity(context)
+    cand = str(candidate)
+    if not context.options.get("lm", {}).get("path"):
+        return GGUF_FILE in cand or GGUF_PACKAGE in cand or Path(cand).name.startswith(Path(GGUF_FILE).stem)
+    try:
+        return Path(cand).resolve() == Path(ident.rsplit(":", 1)[0])
+    except OSError:
+        return False

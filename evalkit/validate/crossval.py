@@ -80,7 +80,8 @@ def cross_validated_ridge(X, y, groups, k: int, alphas=ALPHAS, fit_mask=None) ->
 
 
 def fit_ridge(X, y, groups, k: int, alphas=ALPHAS) -> tuple[float, Any, Any, Any]:
-    """Refit on all the data: (alpha chosen by grouped CV, weights per standardized feature, means, sds)."""
+    """Refit on all the data: (alpha chosen by grouped CV, weights per standardized feature, means, sds).
+    A scorer ships these as sigmoid(sum w_i z_i / scale) with scale = the sd of sum w_i z_i (``linear_sd``)."""
     import numpy as np
     from sklearn.linear_model import Ridge
 
@@ -89,3 +90,11 @@ def fit_ridge(X, y, groups, k: int, alphas=ALPHAS) -> tuple[float, Any, Any, Any
     a = _choose_alpha(X[ok], y[ok], groups[ok], k, alphas)
     Z, m, s = _standardize(X[ok])
     return a, Ridge(alpha=a).fit(Z, y[ok]).coef_, m, s
+
+
+def linear_sd(X, weights, means, sds) -> float:
+    """sd of the fitted combination's linear part over X (puts a shipped score's sigmoid on a unit scale)."""
+    import numpy as np
+
+    Z, _, _ = _standardize(np.asarray(X, dtype=float), means, sds)
+    return float(np.std(Z @ np.asarray(weights)))

@@ -63,7 +63,7 @@ def measure(ratings: Ratings, scores, directions: dict[str, str], boot: int = BO
     import numpy as np
 
     from evalkit.records import utcnow
-    from evalkit.validate.crossval import cross_validated_ridge, fit_ridge
+    from evalkit.validate.crossval import cross_validated_ridge, fit_ridge, linear_sd
 
     frame = ratings.frame
     human = ratings.human_system
@@ -86,7 +86,7 @@ def measure(ratings: Ratings, scores, directions: dict[str, str], boot: int = BO
                 fitted.append(FittedCombination(
                     name=name, criterion=c, features=feats, folds=cv, alphas=alphas, full_fit_alpha=a,
                     full_fit_weights=dict(zip(feats, map(float, w))), full_fit_means=dict(zip(feats, map(float, m))),
-                    full_fit_sds=dict(zip(feats, map(float, s)))))
+                    full_fit_sds=dict(zip(feats, map(float, s))), full_fit_scale=linear_sd(X[machine], w, m, s)))
                 directions[name] = "higher"
                 targets.append((name, c, full, True))
     # metrics whose shipped weights were fitted on this very file: their figures here are in-sample
@@ -120,7 +120,9 @@ def validate(ratings: Ratings, scorers: Sequence[Scorer], context: ScoringContex
     scoring_s = time.perf_counter() - t
     directions = {m.name: m.direction for s in scorers for m in s.metrics}
     directions[LENGTH] = "none"
+    t = time.perf_counter()
     rec = measure(ratings, scores, directions, boot, seed, cv, scorers)
+    rec.statistics_s = time.perf_counter() - t
     rec.scorers = {s.name: s.cache_identity(context) for s in scorers}
     rec.scoring_s = scoring_s
     rec.cache_dir = None if cache_dir is None else str(cache_dir)

@@ -59,6 +59,7 @@ class FittedCombination(Record):
     full_fit_weights: dict[str, float] = Field(description="weights per standardized feature of the refit on all the data (in-sample; its figures are never the headline)")
     full_fit_means: dict[str, float] = Field(description="feature means used to standardize (and impute) in the refit")
     full_fit_sds: dict[str, float] = Field(description="feature sds used to standardize in the refit")
+    full_fit_scale: float = Field(1.0, description="sd of the refit's linear part over the fitted stories (a shipped score divides by it)")
 
 
 class ValidationRecord(Record):
@@ -78,5 +79,6 @@ class ValidationRecord(Record):
     results: list[MetricResult] = Field(description="every metric x criterion")
     fitted: list[FittedCombination] = Field(default_factory=list, description="combinations fitted with grouped CV")
     scoring_s: float = Field(description="wall seconds spent scoring (cache lookups included)")
+    statistics_s: float = Field(0.0, description="wall seconds spent on statistics and cross-validation")
     cache_dir: str | None = Field(None, description="the score cache used")
     created: str = Field(description="UTC time of the run")
