@@ -1,20 +1,20 @@
-"""Coherence: do the sentences follow from one another and stay on the prompt?
+"""Coherence: would a reader find that the sentences follow from one another and stay on the prompt?
 
-No single naive signal works (measured on HANNA and ROCStories, see docs/metrics.md), so the score
-combines five parts, each standardized against HANNA's machine-written stories (mean 0, sd 1):
+The number (0-1, higher is more coherent; 0.5 = an average HANNA machine story) is a ridge
+combination of measured parts, fitted to HANNA's human Coherence ratings with the penalty chosen by
+cross-validation grouped by prompt; docs/metrics.md reports its cross-validated agreement with people
+(the headline) next to the in-sample figure of the shipped weights. The parts:
 
-- fluency: SmolLM2's mean token log-likelihood of the story's opening (up to HEAD_TOKENS tokens);
-- order: how many nats per sentence the LM loses when those sentences are shuffled (a fixed
-  shuffle of the sorted sentences, so a story and any reordering of it share one baseline; a loop
-  loses nothing when shuffled, so it scores no order);
-- lexical variety: distinct-2 (looping, the most likely text to an LM, is the least coherent to people);
-- relevance: MiniLM cosine similarity between the prompt and the story (left out without a prompt);
-- adjacent-sentence similarity over the same opening, with a NEGATIVE weight: alone it rewards
-  repeating a sentence.
+- fluency: the scoring LM's mean token log-likelihood of the story's opening (up to HEAD_TOKENS tokens);
+- order: nats per sentence the LM loses when those sentences are shuffled (a fixed shuffle of the
+  sorted sentences, so a story and any reordering of it share one baseline; a loop loses nothing);
+- variety: distinct-2 (looping, the most likely text to an LM, is the least coherent to people);
+- relevance: MiniLM cosine similarity between the prompt and the story (at the mean without a prompt);
+- adjacent-sentence MiniLM similarity over the same opening (alone it rewards repeating a sentence);
+- entity continuity: the share of sentences that reuse a content word of the two before.
 
-coherence = sigmoid(1.5 * weighted mean of the standardized parts): 0.5 is as coherent as the average
-HANNA machine story, ~0.8 one standard deviation better. The weights were chosen on hanna_dev
-(docs/metrics.md reports each part's contribution and a split-half check).
+The LM is SmolLM2-135M unless the scoring option ``lm.path`` names another (see scorers/lm.py): a run
+whose candidates include the scoring LM must choose another, or its stories grade themselves.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from evalkit.scorers.text import clean, sentences, words
 
 HEAD_TOKENS = 160  # LM window: the opening sentences up to this many tokens (bounds the cost)
 MIN_WORDS = 3
-SLOPE = 1.5
-# part: (weight, mean, sd) - mean and sd over HANNA's 480 machine stories (validation/run_validation.py prints them)
+# part: (weight, mean, sd): the refit of cv:coherence:Coherence on HANNA's 480 machine stories, written by
+# `python -m evalkit.validate.ship` from `evalkit validate hanna_dev.csv --cv 5` (penalty chosen by grouped CV)
 PARTS: dict[str, tuple[float, float, float]] = {
     "coherence_fluency": (1.0, -3.4345, 0.6825),
     "coherence_order": (0.5, 1.6609, 1.4515),
@@ -40,6 +40,7 @@ PARTS: dict[str, tuple[float, float, float]] = {
     "coherence_relevance": (2.0, 0.2771, 0.1422),
     "coherence_adjacent": (-0.5, 0.3028, 0.1147),
 }
+SCALE = 1.0  # sd of sum w_i z_i over those stories: coherence = sigmoid(sum w_i z_i / SCALE)
 
 
 def canonical_shuffle(sents: Sequence[str]) -> list[str]:
@@ -95,16 +96,16 @@ def entity_continuity(sents: Sequence[str]) -> float | None:
 
 
 def combine(parts: dict[str, float | None]) -> float | None:
-    num = den = 0.0
+    """sigmoid(sum w_i z_i / SCALE): 0.5 is an average HANNA machine story, ~0.73 one sd better."""
+    num = 0.0
     for name, (w, mu, sd) in PARTS.items():
         v = parts.get(name)
         if v is None or not math.isfinite(v):
             continue  # a part that cannot be measured (no prompt, one sentence) sits at the mean
         num += w * (v - mu) / sd
-        den += abs(w)
-    if den == 0 or parts.get("coherence_fluency") is None:
+    if parts.get("coherence_fluency") is None:
         return None
-    return 1.0 / (1.0 + math.exp(-SLOPE * num / den))
+    return 1.0 / (1.0 + math.exp(-num / SCALE))
 
 
 class CoherenceScorer(Scorer):

@@ -101,8 +101,8 @@ def measure(ratings: Ratings, scores, directions: dict[str, str], boot: int = BO
             in_sample=name in fitted_here and not is_cv,
             machine=agreement(values[machine], rating[machine], system[machine], group[machine], length[machine], boot, seed),
         )
-        if human:
-            res.with_human = agreement(values, rating, system, group, length, boot, seed)
+        if human:  # (length partialled out on machine stories only)
+            res.with_human = agreement(values, rating, system, group, None, boot, seed)
             res.human_rank = system_rank(values, system, human, higher)
             res.people_rank_human = system_rank(rating, system, human, True)
         results.append(res)
@@ -120,8 +120,11 @@ def validate(ratings: Ratings, scorers: Sequence[Scorer], context: ScoringContex
     scoring_s = time.perf_counter() - t
     directions = {m.name: m.direction for s in scorers for m in s.metrics}
     directions[LENGTH] = "none"
+    from threadpoolctl import threadpool_limits
+
     t = time.perf_counter()
-    rec = measure(ratings, scores, directions, boot, seed, cv, scorers)
+    with threadpool_limits(1):  # small matrices: BLAS threads only contend on a shared machine
+        rec = measure(ratings, scores, directions, boot, seed, cv, scorers)
     rec.statistics_s = time.perf_counter() - t
     rec.scorers = {s.name: s.cache_identity(context) for s in scorers}
     rec.scoring_s = scoring_s

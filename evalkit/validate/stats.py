@@ -9,6 +9,7 @@ once. Point estimates equal scipy.stats.kendalltau / spearmanr (tests check it).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from evalkit.validate.record import Agreement, Estimate
@@ -17,14 +18,16 @@ BOOTSTRAP = 1000
 SEED = 20240601
 
 
+@lru_cache(maxsize=8)
 def group_draws(n_groups: int, boot: int = BOOTSTRAP, seed: int = SEED):
-    """boot x n_groups counts: how often each group is drawn in each bootstrap sample."""
+    """boot x n_groups counts: how often each group is drawn in each bootstrap sample (read-only)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, n_groups, size=(boot, n_groups))
     counts = np.zeros((boot, n_groups))
     np.add.at(counts, (np.repeat(np.arange(boot), n_groups), picks.ravel()), 1)
+    counts.flags.writeable = False
     return counts
 
 
@@ -67,15 +70,22 @@ class _Pooled:
 
         return np.add.reduceat(self._rowsum(M), self.starts, axis=1)
 
-    def tau(self, x, y, counts):
-        """Kendall tau-b at counts = ones (1 x G) and at each bootstrap row."""
+    def tau(self, x, y, counts, within: bool = False):
+        """Kendall tau-b at counts = ones (1 x G) and at each bootstrap row; with ``within``, also the
+        tau-b inside each group (the diagonal blocks)."""
         import numpy as np
 
         sx, sy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
-        num = _qform(counts, self._sum(sx * sy))
-        den = np.sqrt(_qform(counts, self._sum(np.abs(sx))) * _qform(counts, self._sum(np.abs(sy))))
+        A, Tx, Ty = self._sum(sx * sy), self._sum(np.abs(sx)), self._sum(np.abs(sy))
+        num = _qform(counts, A)
+        den = np.sqrt(_qform(counts, Tx) * _qform(counts, Ty))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+            t = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+            if not within:
+                return t
+            d = np.sqrt(np.diag(Tx) * np.diag(Ty))
+            sizes = np.diff(np.r_[self.starts, len(self.gidx)])
+            return t, np.where((d > 0) & (sizes >= 3), np.diag(A) / np.where(d > 0, d, 1), np.nan)
 
     def spearman(self, x, y, counts):
         """Spearman rho (Pearson of mid-ranks) of the multiset each count row describes."""
@@ -85,9 +95,11 @@ class _Pooled:
 
         def ranks(v):
             L = (v[:, None] < v[None, :]).astype(float) + 0.5 * (v[:, None] == v[None, :])
-            return counts @ self._rowsum(L) + 0.5
+            R = self._rowsum(L)  # groups x stories: mid-rank contributions of each group
+            return counts @ R + 0.5, R[self.gidx, np.arange(len(v))] + 0.5  # pooled; within the story's group
 
-        rx, ry = ranks(x), ranks(y)
+        (rx, gx), (ry, gy) = ranks(x), ranks(y)
+        self.within_ranks = (gx, gy)
         W = w.sum(axis=1, keepdims=True)
         mx, my = (w * rx).sum(1, keepdims=True) / W, (w * ry).sum(1, keepdims=True) / W
         cov = (w * (rx - mx) * (ry - my)).sum(1)
@@ -119,15 +131,18 @@ def _rows_spearman(X, Y):
         return np.where(den > 0, (rx * ry).sum(1) / np.where(den > 0, den, 1), np.nan)
 
 
-def _within(fn, x, y, gidx, n_groups):
+def _within_pearson(a, b, gidx, n_groups):
+    """Pearson r of a and b inside each group (Spearman when a and b are within-group ranks)."""
     import numpy as np
 
-    out = np.full(n_groups, np.nan)
-    for g in range(n_groups):
-        m = gidx == g
-        if m.sum() >= 3 and np.ptp(x[m]) > 0 and np.ptp(y[m]) > 0:
-            out[g] = fn(x[m], y[m]).statistic
-    return out
+    n = np.bincount(gidx, minlength=n_groups).astype(float)
+    ma, mb = np.bincount(gidx, a, n_groups) / n, np.bincount(gidx, b, n_groups) / n
+    da, db = a - ma[gidx], b - mb[gidx]
+    cov = np.bincount(gidx, da * db, n_groups)
+    va, vb = np.bincount(gidx, da * da, n_groups), np.bincount(gidx, db * db, n_groups)
+    ok = (n >= 3) & (va > 1e-12) & (vb > 1e-12)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, cov / np.sqrt(np.where(ok, va * vb, 1)), np.nan)
 
 
 def agreement(metric, rating, system, group, length=None, boot: int = BOOTSTRAP, seed: int = SEED) -> Agreement:
@@ -135,7 +150,6 @@ def agreement(metric, rating, system, group, length=None, boot: int = BOOTSTRAP,
 
     ``system`` and ``group`` are labels per story; stories with a missing metric or rating are left out."""
     import numpy as np
-    from scipy.stats import kendalltau, spearmanr
 
     metric, rating = np.asarray(metric, dtype=float), np.asarray(rating, dtype=float)
     ok = np.isfinite(metric) & np.isfinite(rating)
@@ -158,10 +172,10 @@ def agreement(metric, rating, system, group, length=None, boot: int = BOOTSTRAP,
                          system_tau=empty, pooled_spearman=empty, group_spearman=empty, system_spearman=empty)
     counts = np.vstack([np.ones((1, G)), group_draws(G, boot, seed)])
     pooled = _Pooled(gidx, G)
-    tau = pooled.tau(x, y, counts)
+    tau, gt = pooled.tau(x, y, counts, within=True)
     rho = pooled.spearman(x, y, counts)
     # per group, then averaged (each draw: the mean over the groups drawn)
-    gt, gr = _within(kendalltau, x, y, gidx, G), _within(spearmanr, x, y, gidx, G)
+    gr = _within_pearson(*pooled.within_ranks, gidx, G)
 
     def wmean(v):
         valid = np.isfinite(v)
