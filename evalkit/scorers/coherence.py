@@ -110,7 +110,8 @@ def combine(parts: dict[str, float | None]) -> float | None:
 
 class CoherenceScorer(Scorer):
     name = "coherence"
-    version = "2"
+    version = "2"  # the measured parts; the weights live in PARTS and are applied by derive (no rescoring)
+    fitted_on = "hanna_dev.csv"
 
     def cache_identity(self, context: ScoringContext) -> str:
         from evalkit.scorers.lm import lm_identity
