@@ -98,6 +98,7 @@ class Scorer(ABC):
     version: ClassVar[str] = "1"
     corpus: ClassVar[bool] = False
     fitted_on: ClassVar[str | None] = None  # ratings file its weights were fitted on (validate labels it in-sample)
+    derived: ClassVar[tuple[str, ...]] = ()  # metrics ``derive`` computes from the others (never fitted on)
 
     def derive(self, values: dict[str, float | None], notes: dict[str, str]) -> None:
         """Recompute, in place, the numbers that are a cheap function of the others (a weighted mix of

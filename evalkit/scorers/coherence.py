@@ -40,7 +40,7 @@ PARTS: dict[str, tuple[float, float, float]] = {
     "coherence_relevance": (2.0, 0.2771, 0.1422),
     "coherence_adjacent": (-0.5, 0.3028, 0.1147),
 }
-SCALE = 1.0  # sd of sum w_i z_i over those stories: coherence = sigmoid(sum w_i z_i / SCALE)
+SCALE = 4.0  # coherence = sigmoid(sum w_i z_i / SCALE); ship writes the sd of sum w_i z_i over the fitted stories
 
 
 def canonical_shuffle(sents: Sequence[str]) -> list[str]:
@@ -112,6 +112,7 @@ class CoherenceScorer(Scorer):
     name = "coherence"
     version = "2"  # the measured parts; the weights live in PARTS and are applied by derive (no rescoring)
     fitted_on = "hanna_dev.csv"
+    derived = ("coherence",)
 
     def cache_identity(self, context: ScoringContext) -> str:
         from evalkit.scorers.lm import lm_identity

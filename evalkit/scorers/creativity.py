@@ -19,18 +19,21 @@ from collections import Counter
 from collections.abc import Sequence
 
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
+from evalkit.scorers.repetition import distinct_n
 from evalkit.scorers.text import clean, ngrams, words
+from evalkit.scorers.vocabulary import MIN_WORDS as MTLD_MIN
+from evalkit.scorers.vocabulary import mtld
 
 MIN_WORDS = 5
 # part: (weight, mean, sd) of the surprise part; weights and scale from `evalkit validate hanna_dev.csv --cv 5`
 # (the refit of cv:creativity:Surprise on HANNA's machine stories; see docs/metrics.md)
 SURPRISE_PARTS: dict[str, tuple[float, float, float]] = {
-    "self_bleu": (-1.0, 0.3, 0.1),
-    "distinct_2_across": (1.0, 0.5, 0.1),
-    "creativity_variety": (1.0, 0.87, 0.15),
-    "creativity_mtld": (1.0, 60.0, 25.0),
+    "self_bleu": (-0.0594, 0.1667, 0.0863),
+    "distinct_2_across": (-0.0253, 0.6551, 0.0895),
+    "creativity_variety": (+0.1171, 0.8723, 0.1491),
+    "creativity_mtld": (+0.0404, 65.2221, 36.3012),
 }
-SURPRISE_SCALE = 2.0
+SURPRISE_SCALE = 0.1584
 
 
 def surprise(values: dict[str, float | None]) -> float | None:
@@ -125,6 +128,7 @@ class CreativityScorer(Scorer):
     name = "creativity"
     version = "2"
     fitted_on = "hanna_dev.csv"
+    derived = ("creativity", "creativity_surprise")
     corpus = True  # self-BLEU and distinct-2 across compare a story with its model's other stories
     metrics = (
         Metric("creativity", "higher", 0.0, 1.0, "surprise (fitted to HANNA Surprise) x novelty_4gram against the train stories"),
@@ -138,8 +142,6 @@ class CreativityScorer(Scorer):
     )
 
     def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
-        import numpy as np
-
         texts = [clean(s.text) for s in stories]
         toks = [words(t) for t in texts]
         train, train_note = _train_corpus(context)
@@ -168,9 +170,6 @@ class CreativityScorer(Scorer):
                 continue
             nov = novelty(t, grams) if train else None
             b, d = div[i]
-            from evalkit.scorers.repetition import distinct_n
-            from evalkit.scorers.vocabulary import MIN_WORDS as MTLD_MIN, mtld
-
             r.values = {"novelty_4gram": nov, "max_train_similarity": sim.get(i), "self_bleu": b, "distinct_2_across": d,
                         "creativity_variety": distinct_n(t, 2), "creativity_mtld": mtld(t) if len(t) >= MTLD_MIN else None}
             if not train:

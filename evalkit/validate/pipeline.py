@@ -48,7 +48,8 @@ def _fit_sets(scorers: Sequence[Scorer], scores) -> dict[str, list[str]]:
     sets: dict[str, list[str]] = {}
     usable = [c for c in scores.columns if scores[c].notna().mean() > 0.5 and scores[c].nunique() > 1]
     for s in scorers:
-        names = [m.name for m in s.metrics if m.name in usable and m.name != s.name]  # parts, not the shipped mix
+        derived = {s.name, *getattr(s, "derived", ())}  # fit on measured parts, never on the shipped mix
+        names = [m.name for m in s.metrics if m.name in usable and m.name not in derived]
         if len(names) >= 2:
             sets[s.name] = names
     if len(sets) > 1 or not sets:
