@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from conftest import write_ratings
+from validate_helpers import write_ratings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
