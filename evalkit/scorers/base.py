@@ -85,10 +85,30 @@ class ScoringContext:
 
 
 class Scorer(ABC):
-    """One family of metrics. Subclasses set ``name`` and ``metrics`` and implement ``score``."""
+    """One family of metrics. Subclasses set ``name`` and ``metrics`` and implement ``score``.
+
+    ``version`` names the scorer's numbers for the score cache (evalkit/score_cache.py): change it
+    whenever the same story would get different numbers. ``corpus`` is True for scorers whose number
+    for a story depends on the other stories scored with it (self-BLEU, distinct-n across stories);
+    the cache then keys each story by that whole set too.
+    """
 
     name: ClassVar[str]
     metrics: ClassVar[tuple[Metric, ...]]
+    version: ClassVar[str] = "1"
+    corpus: ClassVar[bool] = False
+    fitted_on: ClassVar[str | None] = None  # ratings file its weights were fitted on (validate labels it in-sample)
+    derived: ClassVar[tuple[str, ...]] = ()  # metrics ``derive`` computes from the others (never fitted on)
+
+    def derive(self, values: dict[str, float | None], notes: dict[str, str]) -> None:
+        """Recompute, in place, the numbers that are a cheap function of the others (a weighted mix of
+        parts). The cache stores measured parts under ``version`` and calls this on every hit, so new
+        weights need no rescoring. Default: nothing is derived."""
+
+    def cache_identity(self, context: ScoringContext) -> str:
+        """What, besides the story, decides this scorer's numbers in ``context`` (for the cache key).
+        Scorers that read models or options chosen at run time override it to name them."""
+        return self.version
 
     @abstractmethod
     def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:

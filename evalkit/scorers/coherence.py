@@ -1,20 +1,20 @@
-"""Coherence: do the sentences follow from one another and stay on the prompt?
+"""Coherence: would a reader find that the sentences follow from one another and stay on the prompt?
 
-No single naive signal works (measured on HANNA and ROCStories, see docs/metrics.md), so the score
-combines five parts, each standardized against HANNA's machine-written stories (mean 0, sd 1):
+The number (0-1, higher is more coherent; 0.5 = an average HANNA machine story) is a ridge
+combination of measured parts, fitted to HANNA's human Coherence ratings with the penalty chosen by
+cross-validation grouped by prompt; docs/metrics.md reports its cross-validated agreement with people
+(the headline) next to the in-sample figure of the shipped weights. The parts:
 
-- fluency: SmolLM2's mean token log-likelihood of the story's opening (up to HEAD_TOKENS tokens);
-- order: how many nats per sentence the LM loses when those sentences are shuffled (a fixed
-  shuffle of the sorted sentences, so a story and any reordering of it share one baseline; a loop
-  loses nothing when shuffled, so it scores no order);
-- lexical variety: distinct-2 (looping, the most likely text to an LM, is the least coherent to people);
-- relevance: MiniLM cosine similarity between the prompt and the story (left out without a prompt);
-- adjacent-sentence similarity over the same opening, with a NEGATIVE weight: alone it rewards
-  repeating a sentence.
+- fluency: the scoring LM's mean token log-likelihood of the story's opening (up to HEAD_TOKENS tokens);
+- order: nats per sentence the LM loses when those sentences are shuffled (a fixed shuffle of the
+  sorted sentences, so a story and any reordering of it share one baseline; a loop loses nothing);
+- variety: distinct-2 (looping, the most likely text to an LM, is the least coherent to people);
+- relevance: MiniLM cosine similarity between the prompt and the story (at the mean without a prompt);
+- adjacent-sentence MiniLM similarity over the same opening (alone it rewards repeating a sentence);
+- entity continuity: the share of sentences that reuse a content word of the two before.
 
-coherence = sigmoid(1.5 * weighted mean of the standardized parts): 0.5 is as coherent as the average
-HANNA machine story, ~0.8 one standard deviation better. The weights were chosen on hanna_dev
-(docs/metrics.md reports each part's contribution and a split-half check).
+The LM is SmolLM2-135M unless the scoring option ``lm.path`` names another (see scorers/lm.py): a run
+whose candidates include the scoring LM must choose another, or its stories grade themselves.
 """
 
 from __future__ import annotations
@@ -31,15 +31,16 @@ from evalkit.scorers.text import clean, sentences, words
 
 HEAD_TOKENS = 160  # LM window: the opening sentences up to this many tokens (bounds the cost)
 MIN_WORDS = 3
-SLOPE = 1.5
-# part: (weight, mean, sd) - mean and sd over HANNA's 480 machine stories (validation/run_validation.py prints them)
+# part: (weight, mean, sd): the refit of cv:coherence:Coherence on HANNA's 480 machine stories, written by
+# `python -m evalkit.validate.ship` from `evalkit validate hanna_dev.csv --cv 5` (penalty chosen by grouped CV)
 PARTS: dict[str, tuple[float, float, float]] = {
     "coherence_fluency": (1.0, -3.4345, 0.6825),
     "coherence_order": (0.5, 1.6609, 1.4515),
-    "distinct_2": (2.0, 0.8721, 0.1491),
+    "coherence_variety": (2.0, 0.8721, 0.1491),
     "coherence_relevance": (2.0, 0.2771, 0.1422),
     "coherence_adjacent": (-0.5, 0.3028, 0.1147),
 }
+SCALE = 4.0  # coherence = sigmoid(sum w_i z_i / SCALE); ship writes the sd of sum w_i z_i over the fitted stories
 
 
 def canonical_shuffle(sents: Sequence[str]) -> list[str]:
@@ -77,21 +78,46 @@ class Prepared:
     head: list[str]
 
 
+STOPWORDS = frozenset("""a an the and or but so then than that this these those there their they them he she it its
+his her him you your we our us i me my was were is are be been being had has have did does do not no yes with
+from into onto upon over under about after before when while where what which who whom whose why how all any
+each every some more most much many such very just also only even still again one two said says say would could
+should will shall can may might must""".split())
+
+
+def entity_continuity(sents: Sequence[str]) -> float | None:
+    """Share of sentences (after the first) that reuse a content word of the two sentences before:
+    stories that keep talking about the same characters and things read as connected."""
+    bags = [{w for w in words(s) if len(w) > 2 and w not in STOPWORDS} for s in sents]
+    if len(bags) < 2:
+        return None
+    hits = [bool(b & (bags[i - 1] | (bags[i - 2] if i > 1 else set()))) for i, b in enumerate(bags) if i > 0]
+    return sum(hits) / len(hits)
+
+
 def combine(parts: dict[str, float | None]) -> float | None:
-    num = den = 0.0
+    """sigmoid(sum w_i z_i / SCALE): 0.5 is an average HANNA machine story, ~0.73 one sd better."""
+    num = 0.0
     for name, (w, mu, sd) in PARTS.items():
         v = parts.get(name)
         if v is None or not math.isfinite(v):
-            continue
+            continue  # a part that cannot be measured (no prompt, one sentence) sits at the mean
         num += w * (v - mu) / sd
-        den += abs(w)
-    if den == 0 or parts.get("coherence_fluency") is None:
+    if parts.get("coherence_fluency") is None:
         return None
-    return 1.0 / (1.0 + math.exp(-SLOPE * num / den))
+    return 1.0 / (1.0 + math.exp(-num / SCALE))
 
 
 class CoherenceScorer(Scorer):
     name = "coherence"
+    version = "2"  # the measured parts; the weights live in PARTS and are applied by derive (no rescoring)
+    fitted_on = "hanna_dev.csv"
+    derived = ("coherence",)
+
+    def cache_identity(self, context: ScoringContext) -> str:
+        from evalkit.scorers.lm import lm_identity
+
+        return f"{self.version};lm={lm_identity(context)}"
     metrics = (
         Metric("coherence", "higher", 0.0, 1.0, "combined coherence (LM fluency and sentence order, variety, prompt relevance)"),
         Metric("coherence_fluency", "higher", None, 0.0, "SmolLM2 mean token log-likelihood of the opening (nats)"),
@@ -99,6 +125,9 @@ class CoherenceScorer(Scorer):
         Metric("coherence_relevance", "higher", -1.0, 1.0, "MiniLM cosine similarity of story and prompt"),
         Metric("coherence_adjacent", "none", -1.0, 1.0,
                "mean MiniLM similarity of adjacent sentences of the opening (counts against coherence)"),
+        Metric("coherence_variety", "higher", 0.0, 1.0, "distinct-2 of the story: looping text is not coherent to people"),
+        Metric("coherence_entity", "higher", 0.0, 1.0,
+               "entity continuity: share of sentences after the first that mention a content word of the two before"),
     )
 
     def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
@@ -146,20 +175,27 @@ class CoherenceScorer(Scorer):
                 "coherence_order": float(lp.sum() - lp_shuf.sum()) / len(p.head) if len(p.head) > 1 else None,
                 "coherence_relevance": float(story_emb[i] @ prompt_emb[i]) if i in prompt_emb else None,
                 "coherence_adjacent": None,
-                "distinct_2": distinct_n(words(p.text), 2),
+                "coherence_variety": distinct_n(words(p.text), 2),
+                "coherence_entity": entity_continuity(p.sents),
             }
             if len(p.head) > 1:  # the opening the LM reads: bounds the cost on long stories
                 e = context.embed(p.head)
                 parts["coherence_adjacent"] = float(np.mean(np.sum(e[:-1] * e[1:], axis=1)))
             r = out[i]
-            r.values = {k: v for k, v in parts.items() if k != "distinct_2"}
-            r.values["coherence"] = combine(parts)
+            r.values = dict(parts)
+            self.derive(r.values, r.notes)
             if parts["coherence_order"] is None:
                 r.notes["coherence_order"] = "one sentence: no order to measure"
             if parts["coherence_relevance"] is None:
                 r.notes["coherence_relevance"] = "no prompt given: left out of coherence"
             if parts["coherence_adjacent"] is None:
                 r.notes["coherence_adjacent"] = "one sentence: no adjacent pair"
-            if r.values["coherence"] is None:
-                r.notes["coherence"] = "not scorable: no LM fluency"
         return out
+
+    def derive(self, values: dict[str, float | None], notes: dict[str, str]) -> None:
+        """coherence from the measured parts and the shipped weights (recomputed on cache hits)."""
+        if "coherence_fluency" not in values:
+            return  # not scorable: nothing was measured
+        values["coherence"] = combine(values)
+        if values["coherence"] is None:
+            notes["coherence"] = "not scorable: no LM fluency"

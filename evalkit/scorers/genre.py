@@ -149,3 +149,14 @@ class GenreScorer(Scorer):
                                  "genre_match": float(proba[row].argmax() == col)}
                 out[i].notes = {"genre_adherence": how, "genre_match": how}
         return out
+
+
+def validation_markdown(context: ScoringContext | None = None) -> str:
+    """The genre section of docs/metrics.md (`evalkit validate --docs` calls this): rendered from the
+    stored evaluation that scripts/genre_eval.py wrote, the same record docs/genre.md comes from."""
+    from evalkit.scorers import _genre_eval as ge
+    from evalkit.scorers import genre_classifier as gc
+
+    ev = ge.GenreEvaluation.model_validate_json(gc.EVALUATION_FILE.read_text(encoding="utf-8"))
+    body = ge.render_markdown(ev)
+    return body[body.index("## Genre adherence"):]  # without the generated-file comment

@@ -24,15 +24,21 @@ def test_head_sentences_respects_the_budget():
     assert head_sentences(["one very long sentence"], lambda s: 99, budget=5) == ["one very long sentence"]
 
 
-def test_combine_uses_available_parts_and_needs_fluency():
+def test_combine_follows_the_shipped_weights_and_needs_fluency():
     avg = {k: mu for k, (w, mu, sd) in PARTS.items()}
-    assert combine(avg) == pytest.approx(0.5)
-    better = dict(avg, coherence_fluency=avg["coherence_fluency"] + 1.0)
-    assert combine(better) > 0.5
-    assert combine({k: v for k, v in better.items() if k != "coherence_relevance"}) > combine(better)
+    assert combine(avg) == pytest.approx(0.5)  # an average HANNA machine story
+    for k, (w, mu, sd) in PARTS.items():
+        moved = combine(dict(avg, **{k: mu + sd}))
+        assert (moved > 0.5) == (w > 0) and (moved < 0.5) == (w < 0), k
+        assert combine({n: v for n, v in avg.items() if n != k or k == "coherence_fluency"}) == pytest.approx(0.5)
     assert combine(dict(avg, coherence_fluency=None)) is None
-    more_similar = dict(avg, coherence_adjacent=avg["coherence_adjacent"] + 0.2)
-    assert combine(more_similar) < 0.5  # adjacent similarity counts against
+
+
+def test_entity_continuity():
+    from evalkit.scorers.coherence import entity_continuity
+
+    assert entity_continuity(["Mia found a key.", "The key was old.", "Mia smiled.", "Dogs bark loudly."]) == pytest.approx(2 / 3)
+    assert entity_continuity(["One sentence only."]) is None
 
 
 @pytest.mark.slow

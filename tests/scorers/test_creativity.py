@@ -41,3 +41,24 @@ def test_scorer_against_suite_train_fallback(embed_context):
     assert res[0].values["max_train_similarity"] > 0.99
     assert res[1].values["creativity"] > res[0].values["creativity"]
     assert "no train split" in res[0].notes["novelty_4gram"]
+
+
+def test_copy_gets_the_minimum_and_loops_score_below_every_reference(embed_context):
+    from evalkit.scorers.text import sentences
+
+    suite = load_suite("persona-tales")
+    ctx = ScoringContext(suite=suite)
+    ctx.shared.update(embed_context.shared)
+    train = [i.story for i in suite.items if i.split == "train"]
+    refs = [i.story for i in suite.items if i.split != "train"]
+    scorer = CreativityScorer()
+    copied = scorer.score([StoryInput(train[0]), StoryInput(STORIES[1]), StoryInput(STORIES[3])], ctx)
+    assert copied[0].values["creativity"] == 0.0  # the minimum: a copied train story earns nothing
+    assert copied[1].values["creativity"] > 0.0
+    ref_scores = [r.values["creativity"] for r in scorer.score([StoryInput(t) for t in refs], ctx)]
+    loops = []
+    for t in refs:
+        s = sentences(t)
+        loops.append(" ".join([s[0]] + [s[1]] * 12))  # the opening, then one sentence over and over
+    loop_scores = [r.values["creativity"] for r in scorer.score([StoryInput(t) for t in loops], ctx)]
+    assert max(loop_scores) < min(ref_scores), (max(loop_scores), min(ref_scores))

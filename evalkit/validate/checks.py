@@ -1,11 +1,15 @@
-"""Each validation check as a function returning plain numbers (run_validation.py renders them)."""
+"""The validation checks that need no human ratings: the ROCStories shuffle test (coherence), repeats
+injected into real children's stories (repetition), and the reading level of children's corpora.
+
+Data: EVALKIT_VALIDATION_DIR or the ``shared/validation`` folder next to the repository (read in place,
+never copied into the repository). Each check returns plain numbers; docs.py renders them.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import random
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,121 +17,50 @@ from typing import Any
 BOOT = 1000
 SEED = 20240601
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+REPO = Path(__file__).resolve().parents[2]
 
 
-# ---------- scoring through `evalkit score` ----------
-
-def score_rows(rows: Sequence[dict], scorer_names: Sequence[str], suite: Any = None, context: Any = None,
-               cache_dir: Path | None = None, tag: str = "") -> list[dict]:
-    """Score stories the way `evalkit score` does (one JSONL line per story), with an optional cache."""
-    from evalkit.commands.score import make_scorers, score_file
-    from evalkit.scorers import coherence
-
-    key = None
-    if cache_dir is not None:
-        blob = json.dumps([list(rows), list(scorer_names), coherence.PARTS, coherence.HEAD_TOKENS, tag], sort_keys=True)
-        key = Path(cache_dir) / f"{tag or 'rows'}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.jsonl"
-        if key.is_file():
-            return [json.loads(x) for x in key.read_text().splitlines()]
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "stories.jsonl"
-        src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        out = score_file(src, suite, make_scorers(scorer_names), context)
-    if key is not None:
-        key.parent.mkdir(parents=True, exist_ok=True)
-        key.write_text("".join(json.dumps(r) + "\n" for r in out))
-    return out
+def data_dir() -> Path | None:
+    """EVALKIT_VALIDATION_DIR, else the ``shared/validation`` folder next to the repository."""
+    env = os.environ.get("EVALKIT_VALIDATION_DIR")
+    p = Path(env) if env else REPO.parent / "shared" / "validation"
+    return p if (p / "hanna_dev.csv").is_file() else None
 
 
-# ---------- HANNA: Kendall tau with human Coherence ----------
-
-def _matrix(df, col: str, human: str):
-    """prompts x systems arrays of the metric and the human rating (machine systems only)."""
-    m = df[df.model != "Human"]
-    metric = m.pivot_table(index="prompt_id", columns="model", values=col, aggfunc="mean")
-    hum = m.pivot_table(index="prompt_id", columns="model", values=human, aggfunc="mean")
-    return metric.to_numpy(float), hum.loc[metric.index, metric.columns].to_numpy(float)
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _tau(a, b) -> float:
-    from scipy.stats import kendalltau
-
-    ok = ~(_isnan(a) | _isnan(b))
-    if ok.sum() < 3:
-        return float("nan")
-    t = kendalltau(a[ok], b[ok]).statistic
-    return float(t)
+def roc_pairs(d: Path) -> list[dict]:
+    return jsonl(d / "roc_val_shuffle_pairs.jsonl")
 
 
-def _isnan(x):
-    import numpy as np
-
-    return np.isnan(x)
-
-
-def hanna_taus(df, col: str, human: str = "Coherence", boot: int = BOOT) -> dict[str, float]:
-    """System level (tau of the 10 system means) and story level (tau within each prompt, averaged),
-    each with a 95% bootstrap CI over prompts."""
-    import numpy as np
-
-    X, H = _matrix(df, col, human)
-    per_prompt = np.array([_tau(X[i], H[i]) for i in range(X.shape[0])])
-    sys_t = _tau(np.nanmean(X, axis=0), np.nanmean(H, axis=0))
-    story_t = float(np.nanmean(per_prompt))
-    rng = np.random.default_rng(SEED)
-    sys_b, story_b = [], []
-    for _ in range(boot):
-        pick = rng.integers(0, X.shape[0], X.shape[0])
-        sys_b.append(_tau(np.nanmean(X[pick], axis=0), np.nanmean(H[pick], axis=0)))
-        story_b.append(np.nanmean(per_prompt[pick]))
-    lo_s, hi_s = np.nanpercentile(sys_b, [2.5, 97.5])
-    lo_t, hi_t = np.nanpercentile(story_b, [2.5, 97.5])
-    return {"system": sys_t, "system_lo": float(lo_s), "system_hi": float(hi_s),
-            "story": story_t, "story_lo": float(lo_t), "story_hi": float(hi_t)}
+def children_corpora(d: Path, fairytale_sentences: int = 40) -> dict[str, list[str]]:
+    """Story texts of the three children's corpora, in their published reading-level order.
+    FairytaleQA tales are long (2,000+ words): the first ``fairytale_sentences`` sentences of each."""
+    return {
+        "TinyStories": [r["text"] for r in jsonl(d / "tinystories_valid_sample.jsonl")],
+        "Aesop": [r["text"] for r in jsonl(d / "aesop4children.jsonl")],
+        "FairytaleQA": [" ".join(r["sentences"][:fairytale_sentences]) for r in jsonl(d / "fairytaleqa_train.jsonl")],
+    }
 
 
-def hanna_frame(df, scored: Sequence[dict]):
-    """hanna_dev rows joined with their scores (by story_id)."""
+def reference_ranges(d: Path) -> list[dict]:
     import pandas as pd
 
-    s = pd.DataFrame(scored).drop(columns=["notes", "model"], errors="ignore")
-    s["story_id"] = s["id"].astype(int)
-    return df.merge(s.drop(columns=["id"]), on="story_id", how="left")
+    return pd.read_csv(d / "reference_ranges.csv").to_dict("records")
 
 
-def coherence_ablation(frame, boot: int = 200) -> dict[str, Any]:
-    """tau of coherence recombined without each part (same weights and scales; the weighted mean of
-    standardized parts, which orders stories as coherence does)."""
-    from evalkit.scorers.coherence import PARTS
+def roc_shuffle(d: Path, n_pairs: int, scorers: Sequence[Any], context: Any, cache_dir: Any,
+                metrics: Sequence[str]) -> dict[str, dict]:
+    """Each ROC story as written and as its shuffled twin, scored through the score cache (no prompt)."""
+    from evalkit.score_cache import cached_score_stories
+    from evalkit.scorers.base import StoryInput
 
-    parts = frame[list(PARTS)].astype(float).to_dict("records")
-    out: dict[str, Any] = {}
-    for drop in [None, *PARTS]:
-        col = f"_without_{drop}"
-        frame[col] = [_weighted(p, drop) for p in parts]
-        out[drop or "none"] = hanna_taus(frame, col, boot=boot)
-    return out
-
-
-def _weighted(p: dict, drop: str | None) -> float:
-    from evalkit.scorers.coherence import PARTS
-
-    num = den = 0.0
-    for k, (w, mu, sd) in PARTS.items():
-        v = p.get(k)
-        if k == drop or v is None or v != v:
-            continue
-        num += w * (v - mu) / sd
-        den += abs(w)
-    return num / den if den else float("nan")
-
-
-def part_stats(frame) -> dict[str, tuple[float, float]]:
-    """Mean and sd of every coherence part over the machine stories (the standardization constants)."""
-    from evalkit.scorers.coherence import PARTS
-
-    m = frame[frame.model != "Human"]
-    return {k: (float(m[k].mean()), float(m[k].std())) for k in PARTS}
+    pairs = roc_pairs(d)[:n_pairs]
+    orig = cached_score_stories([StoryInput(" ".join(p["original"]), id=str(p["id"])) for p in pairs], scorers, context, cache_dir)
+    shuf = cached_score_stories([StoryInput(" ".join(p["shuffled"]), id=str(p["id"])) for p in pairs], scorers, context, cache_dir)
+    return shuffle_accuracy([r.values for r in orig], [r.values for r in shuf], metrics)
 
 
 # ---------- ROC shuffle test ----------
@@ -248,16 +181,3 @@ def corpus_levels(corpora: dict[str, list[str]], boot: int = BOOT) -> dict[str, 
                for m in ("mtld", "mattr_50", "hdd")},
         }
     return out
-
-
-# ---------- genre ----------
-
-def genre_check(items: Sequence[Any], genres: dict[str, str], context: Any) -> dict[str, Any]:
-    """The genre classifier's stored evaluation (written by scripts/genre_eval.py: the corpus' train part
-    plus persona-tales' train split, cross-validated by writer; the corpus' locked test part scored once).
-    Refitting it here would take minutes and change nothing, so the record is read, not recomputed."""
-    from evalkit.scorers import _genre_eval as ge
-    from evalkit.scorers import genre_classifier as gc
-
-    ev = ge.GenreEvaluation.model_validate_json(gc.EVALUATION_FILE.read_text(encoding="utf-8"))
-    return ev.model_dump(by_alias=True)

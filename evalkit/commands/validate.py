@@ -1,0 +1,100 @@
+"""``evalkit validate RATINGS.csv``: how well each metric agrees with people, on stories people rated.
+
+HANNA's CSV works as it is; other files map their columns with --story-col/--system-col/--group-col
+and --criterion. Stories are scored through the score cache (a second run scores only what is new),
+then each metric x criterion gets pooled, per-group and system-level Kendall tau and Spearman rho
+with 95% intervals from a bootstrap over groups, without and with the human-written system.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from evalkit.errors import EvalkitError
+
+
+def load_scorer_specs(names: Sequence[str] | None):
+    """Entry-point scorers by name (and evaluate:PATH), plus MODULE:CLASS for a scorer class on the path."""
+    from evalkit.commands.score import make_scorers
+
+    names = list(names or [])
+    plain = [n for n in names if ":" not in n or n.startswith("evaluate:")]
+    scorers = make_scorers(plain) if plain or not names else []
+    for spec in names:
+        if ":" in spec and not spec.startswith("evaluate:"):
+            module, _, cls = spec.partition(":")
+            try:
+                scorers.append(getattr(importlib.import_module(module), cls)())
+            except (ImportError, AttributeError) as e:
+                raise EvalkitError(f"--scorers {spec}: cannot load the scorer class ({type(e).__name__}: {e})") from None
+    return scorers
+
+
+@click.command("validate")
+@click.argument("ratings", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--story-col", default="story", show_default=True, help="Column with the story text.")
+@click.option("--system-col", default="model", show_default=True, help="Column naming the system that wrote the story.")
+@click.option("--group-col", default="prompt_id", show_default=True, help="Column naming the group (prompt) of the story.")
+@click.option("--prompt-col", default="prompt", show_default=True, help="Column with the prompt text (optional).")
+@click.option("--criterion", "criteria", multiple=True, help="A rating column (repeat; default: HANNA's criteria present).")
+@click.option("--human-system", help="The system whose stories people wrote (default: 'Human' when present).")
+@click.option("--scorers", help="Comma-separated scorer names (default: all installed); MODULE:CLASS for your own.")
+@click.option("--cv", type=click.IntRange(2), help="Fit ridge combinations of metrics with K-fold CV grouped by prompt.")
+@click.option("--bootstrap", type=click.IntRange(10), default=1000, show_default=True, help="Bootstrap draws of groups.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results/.cache/scores"),
+              show_default=True, help="Score cache folder.")
+@click.option("--no-cache", is_flag=True, help="Score everything again and store nothing.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results/validation"),
+              show_default=True, help="Folder for validation.json and validation.md.")
+@click.option("--docs", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the scorer documentation (docs/metrics.md) from this run and the other checks.")
+@click.option("--roc-pairs", type=click.IntRange(0), default=1000, show_default=True,
+              help="With --docs: ROC stories in the shuffle test (0 skips it).")
+@click.option("--device", help="Device for the embedding and scoring models (cpu, cuda).")
+def command(ratings: Path, story_col: str, system_col: str, group_col: str, prompt_col: str, criteria: tuple[str, ...],
+            human_system: str | None, scorers: str | None, cv: int | None, bootstrap: int, cache_dir: Path,
+            no_cache: bool, out_dir: Path, docs: Path | None, roc_pairs: int, device: str | None) -> None:
+    """Measure how each metric agrees with human ratings (a CSV of rated stories)."""
+    from rich.console import Console
+
+    from evalkit.commands._common import split_csv
+    from evalkit.records import write_json, write_text
+    from evalkit.scorers.base import ScoringContext
+    from evalkit.validate.pipeline import validate
+    from evalkit.validate.ratings import ColumnMap, load_ratings
+    from evalkit.validate.report import markdown, rich_table
+
+    columns = ColumnMap(story=story_col, system=system_col, group=group_col, prompt=prompt_col,
+                        criteria=tuple(criteria), human_system=human_system)
+    table = load_ratings(ratings, columns)
+    chosen = load_scorer_specs(split_csv(scorers))
+    if cv is not None and cv > table.n_groups:
+        raise EvalkitError(f"--cv {cv}: more folds than groups ({table.n_groups})")
+    console = Console(stderr=True)
+    done = [0]
+
+    def progress(system: str, n: int) -> None:
+        done[0] += n
+        console.print(f"scored {system}: {n} stories ({done[0]}/{len(table.frame)})")
+
+    context = ScoringContext(device=device)
+    rec, scores = validate(table, chosen, context, None if no_cache else cache_dir, boot=bootstrap, cv=cv, progress=progress)
+    write_json(out_dir / "validation.json", rec)
+    per_story = table.frame[["id", "system", "group"]].join(scores)  # every story's numbers, to check or refit
+    write_text(out_dir / "scores.jsonl", per_story.to_json(orient="records", lines=True, force_ascii=False))
+    write_text(out_dir / "validation.md", markdown(rec))
+    out = Console()
+    if not out.is_terminal:  # a pipe or a file: wide enough that the table is not squeezed
+        out = Console(width=180)
+    out.print(rich_table(rec))
+    if docs is not None:
+        from evalkit.validate.docs import write_docs
+
+        write_docs(docs, rec, chosen, context, None if no_cache else cache_dir, roc_pairs=roc_pairs)
+        console.print(f"wrote {docs}")
+    console.print(f"scoring took {rec.scoring_s:.1f} s, statistics {rec.statistics_s:.1f} s; wrote validation.json, "
+                  f"validation.md and scores.jsonl in {out_dir}")

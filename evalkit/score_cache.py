@@ -1,0 +1,133 @@
+"""A score cache: a story scored once by a scorer version is never scored again.
+
+``cached_score_stories`` has the contract of ``scoring.score_stories`` (one StoryScores per story, in
+order; a failing scorer marks its metrics not scorable) and looks every (scorer, story) up first.
+The key of one scorer's numbers for one story is the hash of:
+
+- the scorer's name and ``cache_identity`` (its ``version``, plus the LM or options it reads);
+  numbers a scorer derives cheaply from its parts (a weighted mix) are recomputed by
+  ``Scorer.derive`` on every hit, so shipping new weights does not rescore anything;
+- the story text;
+- what the story was asked to be (prompt, genre, characters, reference) and the suite's hash;
+- for corpus scorers (``Scorer.corpus``: self-BLEU, distinct-n across stories), the set of texts
+  scored together, since a story's number depends on its neighbours.
+
+Entries are appended to ``<cache_dir>/<scorer>.jsonl`` with ``records.append_jsonl`` (locked,
+fsync'd, one line per story), so a killed run keeps every story scored before the kill. Results
+where every metric is null (a scorer that failed, an LM that could not load) are not stored: they
+are recomputed next time. A damaged line is skipped, and its story scored again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import Field
+
+from evalkit.records import Record, append_jsonl, iter_jsonl
+from evalkit.scorers.base import Scorer, ScoringContext, StoryInput, StoryScores
+
+CACHE_SCHEMA = "evalkit.score-cache/1"
+DEFAULT_SUBDIR = Path(".cache") / "scores"  # under a results folder
+
+
+class CachedScore(Record):
+    """One scorer's numbers for one story, as stored in the score cache."""
+
+    schema_: str = Field(CACHE_SCHEMA, alias="schema", description="record format")
+    key: str = Field(description="sha256 of scorer identity, story text, story context and (corpus scorers) the story set")
+    scorer: str = Field(description="scorer name")
+    identity: str = Field(description="the scorer's cache identity (version, LM) when scored")
+    values: dict[str, float | None] = Field(description="metric -> number; null = not scorable")
+    notes: dict[str, str] = Field(default_factory=dict, description="metric -> why it is null, or what it used")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def context_hash(story: StoryInput, context: ScoringContext) -> str:
+    """What the story was asked to be, and the suite it was scored against."""
+    suite = context.suite
+    blob = {
+        "prompt": story.prompt,
+        "genre": story.genre,
+        "characters": [[c.name, getattr(c, "description", "")] for c in story.characters],
+        "reference": story.reference,
+        "suite": getattr(suite, "hash", None) if suite is not None else None,
+    }
+    return text_hash(json.dumps(blob, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def corpus_hash(stories: Sequence[StoryInput]) -> str:
+    """The set of texts scored together (order-free)."""
+    return text_hash("\n".join(sorted(text_hash(s.text) for s in stories)))
+
+
+def story_keys(scorer: Scorer, stories: Sequence[StoryInput], context: ScoringContext) -> list[str]:
+    identity = scorer.cache_identity(context)
+    corpus = corpus_hash(stories) if scorer.corpus else ""
+    return [text_hash("\x1f".join((scorer.name, identity, text_hash(s.text), context_hash(s, context), corpus)))
+            for s in stories]
+
+
+class ScoreCache:
+    """The entries of one cache folder, read once per scorer and kept in memory."""
+
+    def __init__(self, cache_dir: str | Path):
+        self.dir = Path(cache_dir)
+        self._loaded: dict[str, dict[str, CachedScore]] = {}
+        self.problems: list[str] = []
+
+    def path(self, scorer: str) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in scorer)
+        return self.dir / f"{safe}.jsonl"
+
+    def entries(self, scorer: str) -> dict[str, CachedScore]:
+        if scorer not in self._loaded:
+            self._loaded[scorer] = {e.key: e for e in iter_jsonl(self.path(scorer), CachedScore, self.problems)}
+        return self._loaded[scorer]
+
+    def get(self, scorer: str, key: str) -> StoryScores | None:
+        e = self.entries(scorer).get(key)
+        return None if e is None else StoryScores(dict(e.values), dict(e.notes))
+
+    def put(self, scorer: Scorer, identity: str, items: Sequence[tuple[str, StoryScores]]) -> None:
+        fresh = [CachedScore(key=k, scorer=scorer.name, identity=identity, values=r.values, notes=r.notes)
+                 for k, r in items if any(v is not None for v in r.values.values())]
+        append_jsonl(self.path(scorer.name), fresh)
+        self.entries(scorer.name).update({e.key: e for e in fresh})
+
+
+def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer], context: ScoringContext,
+                         cache_dir: str | Path | ScoreCache | None) -> list[StoryScores]:
+    """``scoring.score_stories`` that scores only what the cache lacks (``cache_dir`` None: no cache).
+
+    ``stories`` are one model's stories (what corpus scorers compare a story with)."""
+    from evalkit.scoring import score_stories
+
+    if cache_dir is None:
+        return score_stories(stories, scorers, context)
+    cache = cache_dir if isinstance(cache_dir, ScoreCache) else ScoreCache(cache_dir)
+    merged = [StoryScores() for _ in stories]
+    for scorer in scorers:
+        keys = story_keys(scorer, stories, context)
+        found = [cache.get(scorer.name, k) for k in keys]
+        missing = {i for i, f in enumerate(found) if f is None}
+        if missing:
+            # a corpus scorer needs the whole set in one call; the others only the missing stories
+            todo = list(range(len(stories))) if scorer.corpus else sorted(missing)
+            fresh = score_stories([stories[i] for i in todo], [scorer], context)
+            for i, r in zip(todo, fresh):
+                found[i] = r
+            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in sorted(missing)])
+        for i in range(len(stories)):
+            if i not in missing:
+                scorer.derive(found[i].values, found[i].notes)
+        for dst, src in zip(merged, found):
+            dst.values.update(src.values)
+            dst.notes.update(src.notes)
+    return merged

@@ -1,0 +1,155 @@
+"""The score cache: a story is scored once per scorer identity, story and context; corpus scorers by set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evalkit.score_cache import ScoreCache, cached_score_stories
+from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
+from evalkit.scoring import score_stories
+
+
+class Counting(Scorer):
+    name = "counting"
+    metrics = (Metric("n_chars", "none"),)
+
+    def __init__(self, version: str = "1"):
+        self.version = version
+        self.seen: list[str] = []
+
+    def score(self, stories, context):
+        self.seen += [s.text for s in stories]
+        return [StoryScores({"n_chars": float(len(s.text) + len(s.prompt))}) for s in stories]
+
+
+class Other(Counting):
+    name = "other"
+    metrics = (Metric("n_words_plus", "none"),)
+
+    def score(self, stories, context):
+        self.seen += [s.text for s in stories]
+        return [StoryScores({"n_words_plus": float(len(s.text.split()))}) for s in stories]
+
+
+class Corpus(Counting):
+    """A number that depends on the other stories of the set (like distinct-2 across)."""
+
+    name = "corpus"
+    corpus = True
+    metrics = (Metric("share", "none"),)
+
+    def score(self, stories, context):
+        self.seen += [s.text for s in stories]
+        total = sum(len(s.text) for s in stories)
+        return [StoryScores({"share": len(s.text) / total}) for s in stories]
+
+
+class Broken(Counting):
+    name = "broken"
+    metrics = (Metric("never", "none"),)
+
+    def score(self, stories, context):
+        self.seen += [s.text for s in stories]
+        raise RuntimeError("model missing")
+
+
+STORIES = [StoryInput("The fox ran home.", prompt="A fox."), StoryInput("A cat sat.", prompt="A cat."),
+           StoryInput("Rain fell all day long.", prompt="Rain.")]
+
+
+def test_second_call_with_one_new_scorer_runs_only_that_scorer(tmp_path: Path):
+    a, b = Counting(), Other()
+    ctx = ScoringContext()
+    first = cached_score_stories(STORIES, [a], ctx, tmp_path)
+    assert len(a.seen) == 3
+    a2 = Counting()  # a fresh process: nothing in memory, everything from the files
+    again = cached_score_stories(STORIES, [a2, b], ctx, tmp_path)
+    assert a2.seen == [] and len(b.seen) == 3
+    expected = score_stories(STORIES, [Counting(), Other()], ctx)
+    assert [r.values for r in again] == [r.values for r in expected]
+    assert [r.values for r in first] == [{"n_chars": r.values["n_chars"]} for r in expected]
+
+
+def test_new_story_version_or_context_is_scored_again(tmp_path: Path):
+    ctx = ScoringContext()
+    cached_score_stories(STORIES, [Counting()], ctx, tmp_path)
+    a = Counting()
+    cached_score_stories(STORIES + [StoryInput("New one.")], [a], ctx, tmp_path)
+    assert a.seen == ["New one."]
+    a = Counting()
+    moved = [StoryInput(STORIES[0].text, prompt="Another prompt.")]
+    assert cached_score_stories(moved, [a], ctx, tmp_path)[0].values["n_chars"] == len(STORIES[0].text) + 15
+    assert a.seen == [STORIES[0].text]
+    v2 = Counting(version="2")
+    cached_score_stories(STORIES, [v2], ctx, tmp_path)
+    assert len(v2.seen) == 3
+
+
+def test_corpus_scorer_is_keyed_by_the_whole_set(tmp_path: Path):
+    ctx = ScoringContext()
+    c = Corpus()
+    first = cached_score_stories(STORIES, [c], ctx, tmp_path)
+    c2 = Corpus()
+    assert [r.values for r in cached_score_stories(list(reversed(STORIES)), [c2], ctx, tmp_path)] == \
+        [r.values for r in reversed(first)] and c2.seen == []  # same set, any order: cached
+    c3 = Corpus()
+    changed = STORIES[:2] + [StoryInput("Rain fell.", prompt="Rain.")]
+    out = cached_score_stories(changed, [c3], ctx, tmp_path)
+    assert len(c3.seen) == 3  # one neighbour changed: every story's share changed
+    assert out[0].values["share"] != first[0].values["share"]
+
+
+def test_failures_are_not_cached_and_damaged_lines_are_skipped(tmp_path: Path):
+    ctx = ScoringContext()
+    br = Broken()
+    out = cached_score_stories(STORIES, [br], ctx, tmp_path)
+    assert all(r.values == {"never": None} and "model missing" in r.notes["never"] for r in out)
+    br2 = Broken()
+    cached_score_stories(STORIES, [br2], ctx, tmp_path)
+    assert len(br2.seen) == 3  # retried, not served from the cache
+    cached_score_stories(STORIES, [Counting()], ctx, tmp_path)
+    path = ScoreCache(tmp_path).path("counting")
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # a writer killed mid-line
+    a = Counting()
+    cached_score_stories(STORIES, [a], ctx, tmp_path)
+    assert sorted(a.seen) == sorted([STORIES[1].text, STORIES[2].text])  # the torn line's story and the lost one
+    good = [json.loads(x) for x in path.read_text().splitlines()[2:]]
+    assert len(good) == 2 and all(g["scorer"] == "counting" for g in good)  # appended on a fresh line
+
+
+def test_no_cache_dir_means_plain_scoring(tmp_path: Path):
+    a = Counting()
+    cached_score_stories(STORIES, [a], ScoringContext(), None)
+    cached_score_stories(STORIES, [a], ScoringContext(), None)
+    assert len(a.seen) == 6
+
+
+class Mixed(Counting):
+    """Derives a weighted mix from a measured part: new weights must not rescore."""
+
+    name = "mixed"
+    metrics = (Metric("part", "none"), Metric("mix", "none"))
+    weight = 2.0
+
+    def score(self, stories, context):
+        self.seen += [s.text for s in stories]
+        out = [StoryScores({"part": float(len(s.text))}) for s in stories]
+        for r in out:
+            self.derive(r.values, r.notes)
+        return out
+
+    def derive(self, values, notes):
+        values["mix"] = self.weight * values["part"]
+
+
+def test_derived_numbers_follow_new_weights_without_rescoring(tmp_path: Path):
+    ctx = ScoringContext()
+    m = Mixed()
+    first = cached_score_stories(STORIES, [m], ctx, tmp_path)
+    m2 = Mixed()
+    m2.weight = 3.0
+    again = cached_score_stories(STORIES, [m2], ctx, tmp_path)
+    assert m2.seen == []
+    assert [r.values["mix"] for r in again] == [1.5 * r.values["mix"] for r in first]
