@@ -105,23 +105,35 @@ def calibrate_frame(df: Any, data_name: str, data_sha256: str, targets: Mapping[
     return out
 
 
+def first_groups(df: Any, k: int) -> Any:
+    """The rows of the first ``k`` prompt groups (numeric order when the ids are numbers)."""
+    ids = sorted(set(df["group"]), key=lambda g: (0, int(g), "") if str(g).lstrip("-").isdigit() else (1, 0, str(g)))
+    return df[df["group"].isin(ids[:k])]
+
+
 def calibrate_ratings_file(path: str | Path, out_dir: str | Path | None = None, prefix: str | None = None,
                            targets: Mapping[str, tuple[str, str]] = TARGETS, cache_dir: str | Path | None = None,
-                           note: str | None = None, log: Any = None) -> dict[str, Any]:
-    """Score a ratings CSV (cached), fit every target and write ``<prefix>-<metric>.json`` into out_dir."""
+                           note: str | None = None, log: Any = None, prompts: int | None = None) -> dict[str, Any]:
+    """Score a ratings CSV (cached), fit every target and write ``<prefix>-<metric>.json`` into out_dir.
+    ``prompts``: use only the first that many prompt groups (a quicker, partial fit; the note says so)."""
     from evalkit.calibration import SHIPPED_DIR, save_calibration
     from evalkit.score_cache import scorer_fingerprint
     from evalkit.scoring import load_scorers
 
     path = Path(path)
     df = read_ratings(path, sorted({c for _, c in targets.values()}))
+    n_groups = df["group"].nunique()
+    if prompts is not None and prompts < n_groups:
+        df = first_groups(df, prompts)
     scored = score_ratings(df, list(targets), cache_dir=cache_dir, log=log)
     fps = {}
     for metric, (scorer_name, _) in targets.items():
         fps[metric] = scorer_fingerprint(load_scorers([scorer_name])[0])
     is_hanna = path.name.startswith("hanna")
-    cals = calibrate_frame(scored, path.name, file_sha256(path), targets,
-                           note if note is not None else (HANNA_NOTE if is_hanna else ""), fps)
+    text = note if note is not None else (HANNA_NOTE if is_hanna else "")
+    if df["group"].nunique() < n_groups:
+        text = (text + "; " if text else "") + f"partial fit: the first {df['group'].nunique()} of {n_groups} prompts"
+    cals = calibrate_frame(scored, path.name, file_sha256(path), targets, text, fps)
     prefix = prefix or ("hanna" if is_hanna else path.stem)
     out_dir = Path(out_dir) if out_dir else SHIPPED_DIR
     for metric, cal in cals.items():
@@ -157,11 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out-dir", default=str(SHIPPED_DIR), help="where the calibration JSON files go")
     ap.add_argument("--prefix", help="file name prefix (default: hanna for HANNA files, else the CSV's stem)")
     ap.add_argument("--cache-dir", help="per-story score cache (default results/.cache/scores)")
+    ap.add_argument("--prompts", type=int, help="fit on the first N prompt groups only (quicker, partial)")
     args = ap.parse_args(argv)
     t = time.time()
     try:
         cals = calibrate_ratings_file(args.ratings, args.out_dir, args.prefix, cache_dir=args.cache_dir,
-                                      log=lambda s: print(f"[{time.time() - t:.0f}s] {s}", file=sys.stderr, flush=True))
+                                      prompts=args.prompts, log=lambda s: print(f"[{time.time() - t:.0f}s] {s}", file=sys.stderr, flush=True))
     except EvalkitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -18,6 +18,9 @@ from typing import Any
 from evalkit.records import stable_hash
 
 CACHE_DIR = Path("results") / ".cache" / "scores"
+# scorers whose value for a story depends on the other stories scored with it (diversity across a
+# model's stories); every other scorer's values are keyed by the story alone
+GROUP_DEPENDENT = frozenset({"creativity"})
 
 
 def story_hash(text: str, prompt: str = "") -> str:
@@ -40,8 +43,8 @@ def score_groups_cached(groups: Mapping[str, Sequence[Any]], scorers: Sequence[A
                         cache_dir: str | Path = CACHE_DIR, log: Any = None) -> dict[str, dict[str, dict[str, float | None]]]:
     """Score each group's StoryInputs with each scorer, reading and filling the cache.
 
-    Returns {group: {story hash: {metric: value}}}. A group is scored again, whole, by a scorer whenever
-    one of its stories is missing from that scorer's cache file (which is rewritten after each group)."""
+    Returns {group: {story hash: {metric: value}}}. Only stories missing from a scorer's cache file are
+    scored (a group-dependent scorer scores the whole group again); the file is rewritten after each group."""
     from evalkit.records import read_json, write_json
     from evalkit.scoring import score_stories
 
@@ -54,12 +57,15 @@ def score_groups_cached(groups: Mapping[str, Sequence[Any]], scorers: Sequence[A
         path = cache_dir / f"{scorer.name}-{scorer_fingerprint(scorer)}-{suite_hash}.json"
         cached: dict[str, dict[str, float | None]] = read_json(path) if path.is_file() else {}
         for g, stories in groups.items():
-            keys = [f"{gkeys[g]}/{h}" for h in hashes[g]]
-            if not all(k in cached for k in keys):
+            keys = [f"{gkeys[g]}/{h}" if scorer.name in GROUP_DEPENDENT else h for h in hashes[g]]
+            todo = [n for n, k in enumerate(keys) if k not in cached]
+            if todo and scorer.name in GROUP_DEPENDENT:
+                todo = list(range(len(keys)))  # the whole group, together
+            if todo:
                 if log:
-                    log(f"scoring {len(stories)} stories of {g} with {scorer.name}")
-                results = score_stories(list(stories), [scorer], context)
-                cached.update({k: r.values for k, r in zip(keys, results)})
+                    log(f"scoring {len(todo)} stories of {g} with {scorer.name}")
+                results = score_stories([stories[n] for n in todo], [scorer], context)
+                cached.update({keys[n]: r.values for n, r in zip(todo, results)})
                 write_json(path, cached)
             for h, k in zip(hashes[g], keys):
                 out[g][h].update(cached[k])
