@@ -222,6 +222,8 @@ def tie_text(t: ClusteredTest, unit: str = "★") -> str:
     """'tie: a difference under 0.4★ could not be seen with 10 prompts × 3 samples'."""
     samples = f"{t.n_samples:.0f}" if abs(t.n_samples - round(t.n_samples)) < 0.05 else f"{t.n_samples:.1f}"
     per = f" × {samples} sample{'s' if samples != '1' else ''}"
+    if t.se == 0:
+        return f"tie: the same on all {t.n_items} prompts{per}"
     return f"tie: a difference under {fmt_diff(t.mde, unit)} could not be seen with {t.n_items} prompts{per}"
 
 

@@ -125,6 +125,13 @@ def test_a_constant_difference_is_significant_with_zero_spread():
     assert t.significant and t.se == 0 and t.ci_low == t.ci_high == 1.0
 
 
+def test_identical_models_tie_without_a_detectable_difference_claim():
+    a = {f"p{i}": [float(i), float(i) + 1] for i in range(6)}
+    t = clustered_test("a", "b", a, dict(a))
+    assert not t.significant and t.p == 1.0 and t.items_to_resolve is None
+    assert tie_text(t) == "tie: the same on all 6 prompts × 2 samples"
+
+
 def test_under_two_shared_items_there_is_no_test():
     assert clustered_test("a", "b", {"p1": [1.0]}, {"p1": [2.0], "p2": [1.0]}) is None
 
