@@ -144,3 +144,27 @@ def test_a_metric_without_a_direction_cannot_be_calibrated():
     r, g, s = rated()
     with pytest.raises(EvalkitError, match="direction"):
         fit_calibration("m", "target", r.tolist(), r.tolist(), g, s, "toy.csv", "Coherence")
+
+
+def test_shipped_calibrations_load_and_apply_without_sklearn():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom evalkit.calibration import load_calibration, shipped_calibrations\n"
+            "names = shipped_calibrations()\n"
+            "for n in names:\n    load_calibration(n).stars([0.1, 0.5, 50.0])\n"
+            "print(len(names), 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [out[0], "False"] and int(out[0]) >= 3
+
+
+def test_shipped_calibrations_are_monotone_and_say_where_they_come_from():
+    from evalkit.calibration import shipped_calibrations
+
+    for name in shipped_calibrations():
+        cal = load_calibration(name)
+        steps = np.diff(cal.y)
+        assert np.all(steps >= 0) if cal.direction == "higher" else np.all(steps <= 0), name
+        assert cal.data.rows >= 30 and cal.data.groups >= 3 and len(cal.data.systems) >= 2
+        assert "adult short fiction" in cal.data.note and cal.scorer_fingerprint
+        assert {a.method for a in cal.alternatives} == {"linear", "multinomial", "constant"}
