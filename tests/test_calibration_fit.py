@@ -44,7 +44,7 @@ def test_a_ratings_file_is_scored_fitted_and_written(tmp_path):
     assert by_system["loop"].predicted < by_system["plain"].predicted < by_system["rich"].predicted
     assert "Complexity <- mtld" in summary_lines(cals)[0]
     # the values are cached per story: a refit reads them instead of scoring again
-    (cache_file,) = cache.glob("vocabulary-*.json")
+    (cache_file,) = cache.glob("vocabulary.jsonl")
     stamp = cache_file.stat().st_mtime_ns
     again = calibrate_ratings_file(src, tmp_path / "out2", targets={"mtld": ("vocabulary", "Complexity")},
                                    cache_dir=cache)
