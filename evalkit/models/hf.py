@@ -19,14 +19,16 @@ from typing import Any, ClassVar
 
 from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
+from evalkit.models.hf_cpu import cpu_has_bf16, int8_dynamic, sampling_processors
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
-from evalkit.models.registry import looks_like_path
+from evalkit.models.registry import is_package_path, looks_like_path
 from evalkit.models.weights import WeightsDamaged, check_weights, explain_load_error, read_json_object
 from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16"]
+__all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16", "int8_dynamic",
+           "sampling_processors"]
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
@@ -117,7 +119,10 @@ class HFModel(Model):
         elif hub_snapshot(src) is None:
             problems.append(f"weights of {src} are not in the local Hugging Face cache (download needed)")
         if r["adapter"] and not (Path(r["adapter"]) / "adapter_config.json").is_file():
-            if o.requires_adapter:
+            if o.requires_adapter and is_package_path(r["adapter"]):
+                problems.append(f"its adapter (evalkit package data {Path(r['adapter']).name}) is not in this "
+                                f"install: train one with `evalkit finetune` and set -o {self.spec.label}.adapter=PATH")
+            elif o.requires_adapter:
                 problems.append(f"adapter {r['adapter']} is missing: train it with `evalkit finetune {self.spec.label}` "
                                 f"or set another with -o {self.spec.label}.adapter=PATH")
             else:
@@ -158,7 +163,12 @@ class HFModel(Model):
         if o.use_safetensors and (not local or any(Path(folder).glob("*.safetensors"))):
             kwargs["use_safetensors"] = True
         q = o.quantization
-        if q:
+        if q == "int8-dynamic":
+            if self.device != "cpu":
+                raise EvalkitError(f"{self.spec.label}: quantization int8-dynamic runs on the CPU only "
+                                   f"(device is {self.device}): use nf4 or int8 on a GPU")
+            kwargs["dtype"] = torch.float32  # quantize_dynamic quantizes fp32 Linear layers
+        elif q:
             kwargs["quantization_config"] = self._bnb_config(q, torch)
             kwargs["device_map"] = {"": self.device if self.device != "cuda" else 0}
         try:
@@ -172,7 +182,9 @@ class HFModel(Model):
             if isinstance(e, ImportError):
                 raise EvalkitError(f"{self.spec.label}: {_first_line(e)}") from None
             raise ModelNotFound(f"{folder}: cannot load as a causal language model ({_first_line(e)})") from None
-        if not q:
+        if q == "int8-dynamic":
+            model = int8_dynamic(model)
+        elif not q:
             model.to(self.device)
         tok_folder = folder
         if r["adapter"]:
@@ -312,7 +324,14 @@ class HFModel(Model):
         enc = tok.pad({"input_ids": ids}, padding=True, return_tensors="pt").to(self.model.device)
         set_seed(params.seed)
         sampling: dict[str, Any] = {"do_sample": params.do_sample}
-        if params.do_sample:
+        if params.do_sample and params.temperature > 0:
+            # transformers' top-p sorts the whole vocabulary every step; the fused processor does the same
+            # temperature → top-k → top-p on the top-k survivors only (same tokens, see test_hf_cpu).
+            # top_k 0 means transformers' default (the model's generation_config, else 50), as before.
+            k = params.top_k or getattr(self.model.generation_config, "top_k", None) or 50
+            sampling.update(temperature=1.0, top_k=0, top_p=1.0,
+                            logits_processor=sampling_processors(k, params.top_p, params.temperature))
+        elif params.do_sample:
             sampling.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
         else:
             sampling.update(temperature=None, top_p=None, top_k=None)
@@ -410,15 +429,6 @@ class FirstTokenTimer:
 
     def end(self) -> None:
         pass
-
-
-def cpu_has_bf16() -> bool:
-    """bf16 matmuls are fast only with avx512_bf16 / AMX; elsewhere fp32 is quicker on CPU."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:
