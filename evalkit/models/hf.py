@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
-from evalkit.models.hf_cpu import cpu_has_bf16, int8_dynamic, sampling_processors
+from evalkit.models.hf_cpu import cpu_has_bf16, int8_dynamic
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
 from evalkit.models.registry import is_package_path, looks_like_path
 from evalkit.models.weights import WeightsDamaged, check_weights, explain_load_error, read_json_object
@@ -27,8 +27,7 @@ from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16", "int8_dynamic",
-           "sampling_processors"]
+__all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16", "int8_dynamic"]
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
@@ -324,14 +323,7 @@ class HFModel(Model):
         enc = tok.pad({"input_ids": ids}, padding=True, return_tensors="pt").to(self.model.device)
         set_seed(params.seed)
         sampling: dict[str, Any] = {"do_sample": params.do_sample}
-        if params.do_sample and params.temperature > 0:
-            # transformers' top-p sorts the whole vocabulary every step; the fused processor does the same
-            # temperature → top-k → top-p on the top-k survivors only (same tokens, see test_hf_cpu).
-            # top_k 0 means transformers' default (the model's generation_config, else 50), as before.
-            k = params.top_k or getattr(self.model.generation_config, "top_k", None) or 50
-            sampling.update(temperature=1.0, top_k=0, top_p=1.0,
-                            logits_processor=sampling_processors(k, params.top_p, params.temperature))
-        elif params.do_sample:
+        if params.do_sample:
             sampling.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
         else:
             sampling.update(temperature=None, top_p=None, top_k=None)
