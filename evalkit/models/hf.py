@@ -19,14 +19,15 @@ from typing import Any, ClassVar
 
 from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
+from evalkit.models.hf_cpu import cpu_has_bf16, int8_dynamic
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
-from evalkit.models.registry import looks_like_path
+from evalkit.models.registry import is_package_path, looks_like_path
 from evalkit.models.weights import WeightsDamaged, check_weights, explain_load_error, read_json_object
 from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16"]
+__all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16", "int8_dynamic"]
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
@@ -117,7 +118,10 @@ class HFModel(Model):
         elif hub_snapshot(src) is None:
             problems.append(f"weights of {src} are not in the local Hugging Face cache (download needed)")
         if r["adapter"] and not (Path(r["adapter"]) / "adapter_config.json").is_file():
-            if o.requires_adapter:
+            if o.requires_adapter and is_package_path(r["adapter"]):
+                problems.append(f"its adapter (evalkit package data {Path(r['adapter']).name}) is not in this "
+                                f"install: train one with `evalkit finetune` and set -o {self.spec.label}.adapter=PATH")
+            elif o.requires_adapter:
                 problems.append(f"adapter {r['adapter']} is missing: train it with `evalkit finetune {self.spec.label}` "
                                 f"or set another with -o {self.spec.label}.adapter=PATH")
             else:
@@ -158,7 +162,12 @@ class HFModel(Model):
         if o.use_safetensors and (not local or any(Path(folder).glob("*.safetensors"))):
             kwargs["use_safetensors"] = True
         q = o.quantization
-        if q:
+        if q == "int8-dynamic":
+            if self.device != "cpu":
+                raise EvalkitError(f"{self.spec.label}: quantization int8-dynamic runs on the CPU only "
+                                   f"(device is {self.device}): use nf4 or int8 on a GPU")
+            kwargs["dtype"] = torch.float32  # quantize_dynamic quantizes fp32 Linear layers
+        elif q:
             kwargs["quantization_config"] = self._bnb_config(q, torch)
             kwargs["device_map"] = {"": self.device if self.device != "cuda" else 0}
         try:
@@ -172,7 +181,9 @@ class HFModel(Model):
             if isinstance(e, ImportError):
                 raise EvalkitError(f"{self.spec.label}: {_first_line(e)}") from None
             raise ModelNotFound(f"{folder}: cannot load as a causal language model ({_first_line(e)})") from None
-        if not q:
+        if q == "int8-dynamic":
+            model = int8_dynamic(model)
+        elif not q:
             model.to(self.device)
         tok_folder = folder
         if r["adapter"]:
@@ -410,15 +421,6 @@ class FirstTokenTimer:
 
     def end(self) -> None:
         pass
-
-
-def cpu_has_bf16() -> bool:
-    """bf16 matmuls are fast only with avx512_bf16 / AMX; elsewhere fp32 is quicker on CPU."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:

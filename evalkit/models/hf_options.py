@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QUANTIZATIONS = ("nf4", "int8")
+QUANTIZATIONS = ("nf4", "int8", "int8-dynamic")
 
 
 class HFOptions(BaseModel):
@@ -17,7 +17,9 @@ class HFOptions(BaseModel):
 
     source: str | None = Field(None, description="hub id (org/name), local model folder or .gguf file")
     adapter: str | None = Field(None, description="folder of a PEFT adapter, kept as an adapter on the base")
-    quantization: Literal["nf4", "int8"] | None = Field(None, description="bitsandbytes 4-bit nf4 or 8-bit")
+    quantization: Literal["nf4", "int8", "int8-dynamic"] | None = Field(
+        None, description="bitsandbytes 4-bit nf4 or 8-bit; int8-dynamic: torch int8 dynamic quantization of "
+        "the Linear layers, CPU only (opt-in: faster decoding, slightly different text)")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="weights' dtype; auto: bf16 on GPU or CPUs with bf16 units, else float32")
     chat: bool = Field(True, description="use the tokenizer's chat template when it has one")

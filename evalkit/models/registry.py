@@ -12,6 +12,8 @@ from evalkit.models.base import Model, ModelSpec
 from evalkit.plugins import MODELS_GROUP, load_plugin, plugin_entry_points, plugin_names
 
 PRESETS_FILE = Path(__file__).with_name("presets.toml")
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the installed evalkit package
+PACKAGE_PREFIX = "{package}/"
 USER_MODELS_FILE = "evalkit.toml"
 ENTRY_POINT_GROUP = MODELS_GROUP
 
@@ -52,8 +54,23 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise EvalkitError(f"{path}: {e}") from None
 
 
+def package_path(value: Any) -> Any:
+    """A preset value ``{package}/REL`` names a file shipped inside the evalkit package (package data,
+    e.g. an adapter): it becomes an absolute path. Other values are returned as they are (relative
+    paths stay relative to the working directory)."""
+    if isinstance(value, str) and value.startswith(PACKAGE_PREFIX):
+        return str(PACKAGE_DIR / value.removeprefix(PACKAGE_PREFIX))
+    return value
+
+
+def is_package_path(path: str | Path) -> bool:
+    """Whether a (resolved) path lies inside the evalkit package."""
+    return Path(path).resolve().is_relative_to(PACKAGE_DIR)
+
+
 def spec_from_preset(name: str, preset: dict[str, Any]) -> ModelSpec:
-    opts = {k: v for k, v in preset.items() if k not in ("backend", "description")}
+    # the one place a preset's {package}/ paths are resolved, for every backend
+    opts = {k: package_path(v) for k, v in preset.items() if k not in ("backend", "description")}
     return ModelSpec(label=name, backend=preset.get("backend", "hf"), options=opts,
                      description=preset.get("description", ""))
 
@@ -68,7 +85,8 @@ def resolve_model(arg: str, models_file: str | Path | None = None,
     presets = load_presets(models_file)
     spec = _resolve(arg, presets)
     if overrides:
-        spec = ModelSpec(spec.label, spec.backend, {**spec.options, **overrides}, spec.description)
+        spec = ModelSpec(spec.label, spec.backend, {**spec.options, **{k: package_path(v) for k, v in overrides.items()}},
+                         spec.description)
     return spec
 
 
