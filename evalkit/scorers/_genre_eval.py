@@ -145,7 +145,7 @@ def fit_genre_model(stories: Sequence[gc.LabelledStory], genres: dict[str, str],
     from collections import Counter
 
     names = sorted(genres)
-    frame = gc.feature_frame([s.text for s in stories], context, genres)
+    frame = gc.feature_frame([s.text for s in stories], context, genres, candidate)
     est = gc.make_estimator(candidate, genres)
     before = score(gc.oof_probabilities(est, frame, stories, names), stories, names)
     after = score(gc.oof_probabilities(gc.calibrated(est, calibration), frame, stories, names), stories, names)
@@ -177,7 +177,7 @@ def compare_candidates(stories, genres: dict[str, str], context) -> tuple[dict[s
 
 def compare_calibrations(stories, genres, context, candidate: str) -> tuple[dict[str, float], str]:
     names = sorted(genres)
-    frame = gc.feature_frame([s.text for s in stories], context, genres)
+    frame = gc.feature_frame([s.text for s in stories], context, genres, candidate)
     est = gc.make_estimator(candidate, genres)
     out = {m: score(gc.oof_probabilities(gc.calibrated(est, m), frame, stories, names), stories, names).ece
            for m in CALIBRATIONS}

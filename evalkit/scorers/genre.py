@@ -2,12 +2,18 @@
 
 With enough labelled stories for every suite genre (the shipped corpus, evalkit/scorers/genre_corpus/,
 when the suite's genres are corpus genres, plus the suite's own train split): the calibrated ensemble of
-genre_classifier.py, fitted once and cached on disk under a hash of its training stories, genre
-descriptions and model version, so a rerun does not refit. Its cross-validated record (accuracy with a
+genre_classifier.py, fitted at first use and cached on disk under a hash of its training stories,
+genre descriptions and model version, so a rerun does not refit. The chosen model (TF-IDF + logistic
+regression, temperature-calibrated) reads only the text: fitting it (cross-validation record
+included) and scoring need no MiniLM, so sentence_transformers is never imported on that path. Its cross-validated record (accuracy with a
 Wilson interval, ECE before/after calibration, reliability table, confusion matrix) is
 ``GenreModel.evaluation`` and is summarised in every score's note.
 Without enough labelled stories: zero-shot, a softmax over the similarity between the story and each
 genre's description in suite.toml, with a note that says so.
+
+Whether ``genre_adherence`` is a calibrated probability (stars may read it as one) is
+``GenreModel.calibrated`` (``genre_calibrated(context)`` for a scoring context), and every score's
+note begins with ``CALIBRATED_NOTE`` or ``UNCALIBRATED_NOTE`` accordingly.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from evalkit.scorers.text import clean, words
 
 MIN_LABELLED_PER_GENRE = 10
 MIN_WORDS = 5
-MODEL_VERSION = "genre-ensemble/1"  # bump when features or estimators change: old cache entries are ignored
+MODEL_VERSION = "genre-ensemble/2"  # bump when features or estimators change: old cache entries are ignored
+CALIBRATED_NOTE = "calibrated:"  # how a score's note begins when genre_adherence is a calibrated probability
+UNCALIBRATED_NOTE = "uncalibrated:"
 
 
 @dataclass
@@ -36,11 +44,25 @@ class GenreModel:
     why: str = ""  # for zero-shot: why there is no classifier
     from_cache: bool = False
 
+    @property
+    def calibrated(self) -> bool:
+        """True when the probabilities are calibrated: the classifier, fitted through scikit-learn's
+        CalibratedClassifierCV (its out-of-fold ECE is ``evaluation.cv.ece``), so that among stories
+        given p about a share p are in that genre. False for zero-shot (a softmax over description
+        similarities, whose size means nothing) or an uncalibrated classifier."""
+        return self.kind == "classifier" and self.evaluation is not None and self.evaluation.calibration != "none"
+
+    @property
+    def chance(self) -> float:
+        """1/K: what a story the model cannot place gets for every genre."""
+        return 1.0 / len(self.genres)
+
     def describe(self) -> str:
         if self.kind == "zero-shot":
-            return ("zero-shot (similarity to the suite's genre descriptions; uncalibrated): " + self.why).strip()
+            return (f"{UNCALIBRATED_NOTE} zero-shot (similarity to the suite's genre descriptions): " + self.why).strip()
         ev = self.evaluation
-        return (f"calibrated genre classifier ({ev.candidate}, {ev.calibration} calibration) on {ev.n_train} "
+        head = CALIBRATED_NOTE if self.calibrated else UNCALIBRATED_NOTE
+        return (f"{head} genre classifier ({ev.candidate}, {ev.calibration} calibration) on {ev.n_train} "
                 f"labelled stories: {ev.summary()}")
 
 
@@ -102,15 +124,23 @@ def build_genre_model(context: ScoringContext) -> GenreModel | None:
     return model
 
 
+def genre_calibrated(context: ScoringContext) -> bool | None:
+    """Whether the genre scorer's probabilities in ``context`` are calibrated (see
+    ``GenreModel.calibrated``); None when there is no suite with genres to score against."""
+    model = build_genre_model(context)
+    return None if model is None else model.calibrated
+
+
 def genre_probabilities(model: GenreModel, texts: Sequence[str], context: ScoringContext):
-    """An (n_texts, n_genres) array of probabilities, columns in ``model.genres`` order."""
+    """An (n_texts, n_genres) array of probabilities, columns in ``model.genres`` order. Only the
+    features the model reads are computed (no embeddings for a text-only classifier)."""
     from evalkit.scorers import _genre_eval as ge
     from evalkit.scorers import genre_classifier as gc
 
-    frame = gc.feature_frame(list(texts), context, model.descriptions)
     if model.kind == "classifier":
+        frame = gc.feature_frame(list(texts), context, model.descriptions, model.evaluation.candidate)
         return gc.predict_proba(model.fitted, frame, model.genres)
-    return ge.zero_shot_probabilities(frame, model.genres)
+    return ge.zero_shot_probabilities(gc.feature_frame(list(texts), context, model.descriptions), model.genres)
 
 
 class GenreScorer(Scorer):
@@ -119,6 +149,14 @@ class GenreScorer(Scorer):
         Metric("genre_adherence", "higher", 0.0, 1.0, "calibrated probability that the story is in the requested genre"),
         Metric("genre_match", "higher", 0.0, 1.0, "1 when the requested genre is the most probable one, else 0"),
     )
+
+    def cache_identity(self, context: ScoringContext) -> str:
+        # the model is refitted from the shipped corpus: new stories there mean new numbers
+        from evalkit.records import stable_hash
+        from evalkit.scorers import genre_classifier as gc
+
+        corpus = gc.CORPUS_FILE.read_bytes() if gc.CORPUS_FILE.exists() else b""
+        return f"{self.version};{MODEL_VERSION};corpus={stable_hash(corpus.decode('utf-8'), length=12)}"
 
     def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
         model = build_genre_model(context)

@@ -123,11 +123,21 @@ def describe(genre: str, description: str) -> str:
     return f"A {genre} story for children. {description}"
 
 
-def feature_frame(texts: Sequence[str], context, genres: dict[str, str]):
+def needs_embeddings(candidate: str | None) -> bool:
+    """Whether a candidate reads MiniLM columns (e*, or z*, which are similarities of embeddings).
+    ``None`` (every candidate, the zero-shot prior included) does."""
+    return candidate != "tfidf"
+
+
+def feature_frame(texts: Sequence[str], context, genres: dict[str, str], candidate: str | None = None):
     """The classifier's input: the text, its embedding columns e*, its similarity to each genre's
-    description z* (the zero-shot prior), in ``sorted(genres)`` order."""
+    description z* (the zero-shot prior), in ``sorted(genres)`` order. For a candidate that reads only
+    the text (``tfidf``) just the text column: no MiniLM is loaded and nothing is embedded, and the
+    fitted pipeline, which selects its columns by name, predicts exactly as from the full frame."""
     import pandas as pd
 
+    if not needs_embeddings(candidate):
+        return pd.DataFrame({"text": list(texts)})
     names = sorted(genres)
     emb = story_embeddings(texts, context)
     desc = context.embed([describe(g, genres[g]) for g in names])

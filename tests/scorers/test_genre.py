@@ -59,6 +59,7 @@ def test_classifier_from_corpus_and_suite_calibrated_and_cached(corpus_suite, em
     assert r[0].values["genre_adherence"] > 0.5 > r[1].values["genre_adherence"]
     assert r[0].values["genre_adherence"] + r[1].values["genre_adherence"] == pytest.approx(1.0)
     assert r[0].values["genre_match"] == 1.0 and r[1].values["genre_match"] == 0.0
+    assert model.calibrated and genre_mod.genre_calibrated(ctx) is True
     assert "cross-validated accuracy" in r[0].notes["genre_adherence"] and "ECE" in r[0].notes["genre_adherence"]
     assert r[2].values["genre_adherence"] is None and "word" in r[2].notes["genre_adherence"]
     assert r[3].values["genre_adherence"] is None and "'Western'" in r[3].notes["genre_adherence"]
@@ -90,3 +91,63 @@ def test_zero_shot_when_too_few_labelled_stories(tmp_path, embed_context):
 def test_no_suite_is_not_scorable():
     (r,) = GenreScorer().score([StoryInput("A story about a robot.", genre="Sci-Fi")], ScoringContext())
     assert r.values["genre_adherence"] is None and "no suite" in r.notes["genre_adherence"]
+
+
+SCORE_IN_SUBPROCESS = """
+import json, sys
+from pathlib import Path
+from evalkit.scorers import genre_classifier as gc
+gc.CORPUS_FILE = Path(sys.argv[1])
+from evalkit.scorers.base import ScoringContext, StoryInput
+from evalkit.scorers.genre import GenreScorer, genre_calibrated
+from evalkit.suites import load_suite
+ctx = ScoringContext(suite=load_suite(Path(sys.argv[2])))
+texts = json.loads(sys.argv[3])
+r = GenreScorer().score([StoryInput(t, genre=g) for t in texts for g in ("Fantasy", "Sci-Fi")], ctx)
+print(json.dumps({"p": [x.values["genre_adherence"] for x in r], "calibrated": genre_calibrated(ctx),
+                  "note": r[0].notes["genre_adherence"],
+                  "loaded": sorted(m for m in ("sentence_transformers", "torch") if m in sys.modules)}))
+"""
+
+
+def test_text_only_model_scores_without_minilm_and_as_the_full_frame_did(corpus_suite, small_genre_corpus,
+                                                                         embed_context, tmp_path):
+    """The chosen model reads only the text: a fresh process fits and scores without importing
+    sentence_transformers (or torch), and gives the probabilities that the same estimator, fitted and
+    applied on the full feature frame (embedding columns included, as before), gives."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from evalkit.scorers import genre_classifier as gc
+
+    assert gc.CHOSEN == "tfidf" and not gc.needs_embeddings(gc.CHOSEN)
+    texts = [ROBOT, MAGIC[0].format(n="Cy"), "Grandma baked bread and then we all went to the beach for a swim."]
+    env = dict(os.environ, EVALKIT_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", SCORE_IN_SUBPROCESS, str(small_genre_corpus),
+                          str(corpus_suite.path), json.dumps(texts)],
+                         capture_output=True, text=True, env=env, timeout=600, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["loaded"] == [] and got["calibrated"] is True
+    assert got["note"].startswith(genre_mod.CALIBRATED_NOTE)
+    # the old path: every feature column, embeddings included
+    genres = dict(sorted(corpus_suite.genres.items()))
+    train = gc.training_stories(genres, corpus_suite.items, group=corpus_suite.name)
+    full = gc.feature_frame([s.text for s in train], embed_context, genres)
+    assert {"e0", "z0", "text"} <= set(full.columns)
+    est = gc.calibrated(gc.make_estimator(gc.CHOSEN, genres)).fit(full, [s.genre for s in train])
+    want = gc.predict_proba(est, gc.feature_frame(texts, embed_context, genres), ["Fantasy", "Sci-Fi"])
+    assert np.allclose(np.array(got["p"]).reshape(-1, 2), want, atol=1e-9)
+    assert got["p"][1] > 0.5 and got["p"][2] > 0.5  # the robot story reads Sci-Fi, the dragon Fantasy
+
+
+def test_zero_shot_says_uncalibrated(tmp_path, embed_context):
+    suite = _suite(tmp_path / "u", {"Space Opera": "Robots and rockets.", "Fairy Tale": "Magic and dragons."},
+                   {"Space Opera": SPACE, "Fairy Tale": MAGIC})
+    ctx = _ctx(suite, embed_context)
+    assert genre_mod.genre_calibrated(ctx) is False and build_genre_model(ctx).chance == 0.5
+    (r,) = GenreScorer().score([StoryInput(ROBOT, genre="Space Opera")], ctx)
+    assert r.notes["genre_adherence"].startswith(genre_mod.UNCALIBRATED_NOTE)
+    assert genre_mod.genre_calibrated(ScoringContext()) is None
