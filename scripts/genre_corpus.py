@@ -1,6 +1,7 @@
 """Build and check evalkit's labelled genre corpus (evalkit/scorers/genre_corpus/).
 
     .venv/bin/python scripts/genre_corpus.py merge DRAFTS_DIR   # writer*/test.jsonl + train.jsonl -> stories.jsonl
+    .venv/bin/python scripts/genre_corpus.py merge --add DRAFTS_DIR   # append new writers' drafts to it
     .venv/bin/python scripts/genre_corpus.py stats              # rewrite the DATACARD statistics section
     .venv/bin/python scripts/genre_corpus.py stats --check      # exit 1 if the data card or the corpus fails
 
@@ -10,7 +11,10 @@ shared by two stories (in the corpus or with persona-tales), unique first twelve
 shared with persona-tales' test split, and no 6-gram shared between the corpus' locked test part and
 its train part. ``merge`` reads the locked test parts first, then the train parts, and drops a story
 that breaks a rule against a story kept before it (a train story, for a test/train 6-gram); every
-drop is printed and stored in merge_log.json, which the data card reports.
+drop is printed and stored in merge_log.json, which the data card reports. ``merge --add`` keeps the
+shipped stories as they are (they were kept before) and checks the new drafts against them, so a
+later writer's stories never displace an earlier one's and the locked test part stays fixed; the
+merge log adds the new drafts to its counts.
 """
 from __future__ import annotations
 
@@ -120,7 +124,7 @@ class Checker:
             mine.setdefault(g, r["id"])
 
 
-def merge(drafts: Path) -> int:
+def merge(drafts: Path, add: bool = False) -> int:
     rows = []
     for part in ("test", "train"):  # the locked test part wins every conflict
         for f in sorted(drafts.glob(f"writer*/{part}.jsonl")):
@@ -130,7 +134,16 @@ def merge(drafts: Path) -> int:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as e:
                         print(f"{f}:{ln}: bad JSON, dropped: {e}")
-    checker, kept, dropped = Checker(), [], []
+    checker, kept, dropped, read_before = Checker(), [], [], 0
+    if add:  # the shipped stories stand; new drafts are checked against them
+        log = json.loads(MERGE_LOG.read_text(encoding="utf-8"))
+        kept, dropped, read_before = load(), log["dropped"], log["read"]
+        for r in kept:
+            checker.accept(r)
+        old = {r["id"] for r in kept}
+        if any(r.get("id") in old for r in rows):
+            print("--add: a draft reuses a shipped id; nothing written", file=sys.stderr)
+            return 2
     for r in rows:
         why = checker.problems(r)
         if why:
@@ -142,9 +155,9 @@ def merge(drafts: Path) -> int:
     CORPUS.mkdir(parents=True, exist_ok=True)
     with open(STORIES, "w", encoding="utf-8", newline="\n") as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
-    MERGE_LOG.write_text(json.dumps({"read": len(rows), "kept": len(kept), "dropped": dropped},
+    MERGE_LOG.write_text(json.dumps({"read": read_before + len(rows), "kept": len(kept), "dropped": dropped},
                                     indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{len(rows)} read, {len(kept)} kept, {len(dropped)} dropped -> {STORIES.relative_to(ROOT)}")
+    print(f"{len(rows)} read, {len(kept)} kept in all, {len(dropped)} dropped in all -> {STORIES}")
     return 0
 
 
@@ -216,10 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("merge")
     m.add_argument("drafts", type=Path)
+    m.add_argument("--add", action="store_true", help="append to the shipped corpus instead of rebuilding it")
     st = sub.add_parser("stats")
     st.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
-    return merge(args.drafts) if args.cmd == "merge" else stats(args.check)
+    return merge(args.drafts, args.add) if args.cmd == "merge" else stats(args.check)
 
 
 if __name__ == "__main__":
