@@ -74,6 +74,12 @@ class GenreEvaluation(BaseModel):
                                               description="out-of-fold ECE per calibration method (selection)")
     locked_test: Scores | None = Field(None, description="the corpus' locked test part, scored once")
     fit_seconds: float | None = Field(None, description="wall seconds to fit the final model (not the CV)")
+    first_use_seconds: float | None = Field(
+        None, description="wall seconds of what the scorer does at first use in a fresh process: features, the "
+                          "out-of-fold record and the final fit (scripts/genre_eval.py)")
+    score_100_seconds: float | None = Field(None, description="wall seconds to score 100 stories with the fitted "
+                                                              "model, features included")
+    timing_load: float | None = Field(None, description="1-minute load average when those timings were taken")
 
     model_config = {"populate_by_name": True}
 
@@ -258,6 +264,15 @@ def render_markdown(ev: GenreEvaluation) -> str:
               f"({_pct(t.mixed_cue_low)}–{_pct(t.mixed_cue_high)}, {t.n_mixed_cue} stories); ECE {t.ece:.3f}; "
               f"mean probability of the true genre {t.mean_probability_true:.2f}.", ""]
         _confusion(L, ev.genres, t.confusion)
+    if ev.first_use_seconds is not None:
+        feats = ("the text only (no sentence embeddings)" if ev.candidate == "tfidf"
+                 else "MiniLM sentence embeddings and the text")
+        L += ["", "### Speed", "",
+              f"The model reads {feats}. Fitting it at first use (out-of-fold record included, "
+              f"{ev.n_train} stories) took {ev.first_use_seconds:.1f} s and scoring 100 stories "
+              f"{ev.score_100_seconds:.1f} s, on 2 shared cores at load average {ev.timing_load:.1f}. "
+              "The fitted model is cached on disk under a hash of its training stories, so later runs "
+              "load it instead of refitting."]
     L += ["", "### What to make of the row", "",
           "`genre_adherence` is the calibrated probability that a story is in the genre it was asked "
           "for: 0.8 means that among stories given 0.8, about four in five are in that genre. "
@@ -268,6 +283,10 @@ def render_markdown(ev: GenreEvaluation) -> str:
              if (c.mixed_cue_accuracy or 0) < c.accuracy else
              "(stories that borrow another genre's surface did no worse)")
           + ", so compare models on the mean "
-          "over many stories, not on one story. These are written stories; generated ones may be harder.",
+          "over many stories, not on one story. These are written stories; generated ones may be harder. "
+          "Each score's note begins `calibrated:` when it comes from this calibrated classifier and "
+          "`uncalibrated:` when it comes from the zero-shot fallback (a suite whose genres have too few "
+          "labelled stories), whose numbers are similarity ranks, not probabilities "
+          "(`evalkit.scorers.genre.GenreModel.calibrated` in code).",
           ""]
     return "\n".join(L)

@@ -78,3 +78,23 @@ def test_stored_evaluation_matches_the_scorer_and_the_docs():
         s.part == "test" for s in gc.load_corpus(SHIPPED))
     doc = Path(__file__).resolve().parents[2] / "docs" / "genre.md"
     assert doc.read_text(encoding="utf-8") == ge.render_markdown(ev)
+
+
+def test_metrics_doc_genre_section_is_the_stored_evaluation():
+    """docs/metrics.md's genre section is what validation_markdown() renders from evaluation.json
+    (scripts/genre_eval.py --render splices it; evalkit validate --docs writes the same)."""
+    import sys
+
+    from evalkit.scorers.genre import validation_markdown
+
+    repo = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(repo / "scripts"))
+    import genre_eval
+
+    section = validation_markdown()
+    assert section.startswith(genre_eval.GENRE_HEADING) and "Locked test part" in section
+    assert all(p.read_text(encoding="utf-8") == text for p, text in genre_eval.rendered().items())
+    metrics = (repo / "docs" / "metrics.md").read_text(encoding="utf-8")
+    assert metrics.count(genre_eval.GENRE_HEADING) == 1 and section.rstrip() in metrics
+    spliced = genre_eval.with_genre_section("# T\n\n## Genre adherence\n\nSTALE-TEXT\n\n## Next\n\nkept\n", section)
+    assert "STALE-TEXT" not in spliced.split("## Next")[0] and spliced.endswith("## Next\n\nkept\n")
