@@ -66,8 +66,8 @@ def main(argv=None) -> int:
 
     from evalkit.scorers.genre import build_genre_model
 
-    # per-run setup, timed on its own: the genre classifier embeds and fits the suite's train stories
-    # (creativity reuses those embeddings for max_train_similarity)
+    # per-run setup, timed on its own: the genre classifier fits on the suite's train stories and the
+    # genre corpus (text only: no embedding), or loads the fit from its disk cache
     ctx = fresh()
     t = time.perf_counter()
     model = build_genre_model(ctx)

@@ -151,3 +151,15 @@ def test_zero_shot_says_uncalibrated(tmp_path, embed_context):
     (r,) = GenreScorer().score([StoryInput(ROBOT, genre="Space Opera")], ctx)
     assert r.notes["genre_adherence"].startswith(genre_mod.UNCALIBRATED_NOTE)
     assert genre_mod.genre_calibrated(ScoringContext()) is None
+
+
+def test_cache_identity_follows_the_corpus(tmp_path, monkeypatch):
+    from evalkit.scorers import genre_classifier as gc
+
+    scorer, ctx = GenreScorer(), ScoringContext()
+    before = scorer.cache_identity(ctx)
+    assert genre_mod.MODEL_VERSION in before and before == scorer.cache_identity(ctx)
+    changed = tmp_path / "stories.jsonl"
+    changed.write_text(gc.CORPUS_FILE.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    monkeypatch.setattr(gc, "CORPUS_FILE", changed)
+    assert scorer.cache_identity(ctx) != before  # a new corpus means a new model: cached scores are stale
