@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import mmap
+
 from evalkit.measure import MemoryTracker, current_rss, device_line, hardware, peak_rss
 
 
 def test_rss_tracker_sees_memory_the_model_adds() -> None:
     tracker = MemoryTracker()
     tracker.start()
-    block = bytearray(200 * 1024 * 1024)  # 200 MB, touched so it is resident
+    # Fresh anonymous pages: a bytearray may reuse heap pages an earlier test left resident
+    # (glibc keeps freed arenas), and then RSS does not grow at all.
+    block = mmap.mmap(-1, 200 * 1024 * 1024)
     for i in range(0, len(block), 4096):
         block[i] = 1
     reading = tracker.stop()
     assert reading.kind == "rss" and reading.baseline_bytes is not None
     assert reading.peak_bytes - reading.baseline_bytes >= 190 * 1024 * 1024
     assert peak_rss() >= current_rss() > 0
-    del block
+    block.close()
 
 
 def test_a_remote_model_is_not_measurable() -> None:
