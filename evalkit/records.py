@@ -363,9 +363,9 @@ class BaselineModel(WrittenRecord):
 
 
 class Baseline(WrittenRecord):
-    """A pinned baseline (results/baselines/*.json): a run's scores and settings, no weights."""
-
-    _omit_if_none = ("content_hash",)
+    """A pinned baseline (results/baselines/*.json): a run's scores and settings, no weights. Every
+    evalkit.baseline/1 file carries content_hash (it came with the schema), so a file without one was
+    edited: regress refuses it."""
 
     schema_: str = Field(BASELINE_SCHEMA, alias="schema", description="record type and version")
     source_run: str = Field(description="the run it was pinned from")
@@ -377,7 +377,7 @@ class Baseline(WrittenRecord):
     scorers: list[str] | None = Field(description="scorers the run used (None: every installed one)")
     metrics: dict[str, MetricInfo] = Field(description="metric -> direction, range, description")
     models: dict[str, BaselineModel] = Field(description="model label -> measurements and per-story scores")
-    content_hash: str | None = Field(None, description="stable hash of everything else: edits are refused")
+    content_hash: str = Field(description="stable hash of everything else: edits (and its removal) are refused")
 
 
 class RegressSide(WrittenRecord):

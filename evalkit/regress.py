@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,8 @@ def load_run(run_dir: str | Path) -> Side:
     for rec in iter_jsonl(run_dir / "scores.jsonl", ScoreRecord, problems):
         if rec.model in models:
             models[rec.model].stories[rec.item_id] = dict(rec.scores)
+    if problems:  # a lost score line would read as a failed story: a false regression, never a verdict
+        raise RecordError(damaged_scores_message(run_dir, m.run_id, problems))
     for label, side in models.items():
         side.measurements = dict(summary.get("measurements", {}).get(label, {}))
     hashes = _item_hashes(m.suite.path, m.suite.name, m.suite.hash)
@@ -189,6 +192,14 @@ def load_run(run_dir: str | Path) -> Side:
         hardware=dict(m.hardware), params=m.params.cache_fields(), created=m.created, git_sha=m.git_sha,
         metrics=summary["metrics"], models=models, notes=problems, scorers=m.scorers,
     )
+
+
+def damaged_scores_message(run_dir: Path, run_id: str, problems: list[str]) -> str:
+    """One line naming the first damaged scores.jsonl line (file:line) and how to score the run again."""
+    first = problems[0].replace(": skipped a damaged line (", ": damaged line (", 1)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return (f"{first}{more}: run {run_id} cannot be compared; score it again from its stored stories: delete "
+            f"{run_dir / 'scores.jsonl'} and {run_dir / 'summary.json'}, then run `evalkit report {shlex.quote(str(run_dir))} --rerate`")
 
 
 def pinned_dict(side: Side, labels: list[str] | None = None) -> dict[str, Any]:
@@ -227,7 +238,12 @@ def load_pinned(path: str | Path) -> Side:
         raise RecordError(f"{path}: not a pinned evalkit baseline (schema {BASELINE_SCHEMA})")
     try:
         body = {k: v for k, v in data.items() if k != "content_hash"}
-        if "content_hash" in data and stable_hash(body) != data["content_hash"]:
+        # content_hash came with the first baseline schema (no evalkit.baseline file predates it), so a
+        # file without one was edited: deleting the hash must not switch the tamper check off
+        if "content_hash" not in data:
+            raise RecordError(f"{path}: no content_hash (every {BASELINE_SCHEMA} file has one): the file was "
+                              "edited or damaged; pin it again")
+        if stable_hash(body) != data["content_hash"]:
             raise RecordError(f"{path}: content hash does not match: the file was edited or damaged; pin it again")
         s = data["suite"]
         models = {x: ModelSide(x, {i: dict(v) for i, v in d["stories"].items()}, dict(d.get("measurements", {})))
