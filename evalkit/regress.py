@@ -24,10 +24,7 @@ from evalkit.records import (
     REGRESS_SCHEMA,
     Baseline,
     RegressReport,
-    ScoreRecord,
     dump_record,
-    iter_jsonl,
-    load_manifest,
     read_json,
     stable_hash,
     write_json,
@@ -153,38 +150,30 @@ class Side:
         return f"{self.kind} {self.run_id} ({self.suite}/{self.split}, {len(self.item_ids)} items{sha})"
 
 
-def _item_hashes(suite_path: str, suite_name: str, suite_hash: str) -> dict[str, str] | None:
-    """Content hash of each item, when the suite on disk is the version the run used."""
-    from evalkit.suites import load_suite
-
-    try:
-        suite = load_suite(suite_path if Path(suite_path).is_dir() else suite_name)
-    except EvalkitError:
-        return None
-    if suite.hash != suite_hash:
-        return None
-    return {i.id: i.content_hash() for i in suite.items}
-
-
 def load_run(run_dir: str | Path) -> Side:
-    """A finished, scored run folder as one side of the comparison."""
+    """A finished, scored run folder as one side of the comparison, read through the pipeline's RunContext
+    (the manifest, the suite version the run used and its stored scores, each loaded once)."""
+    from evalkit.pipeline import RunContext
+
     run_dir = Path(run_dir)
-    m = load_manifest(run_dir)
+    ctx = RunContext.load(run_dir)
+    m = ctx.manifest
     if m.status != "complete":
         raise EvalkitError(f"run {run_dir} did not finish (status {m.status}): it cannot be compared")
-    summary = read_json(run_dir / "summary.json")
+    summary = read_json(run_dir / "summary.json")  # read here, not ctx.summary(): a missing file is an error
     if not isinstance(summary, dict) or not isinstance(summary.get("metrics"), dict):
         raise RecordError(f"{run_dir / 'summary.json'}: not an evalkit summary")
     problems: list[str] = []
     models: dict[str, ModelSide] = {r.label: ModelSide(r.label, {}) for r in m.models}
-    for rec in iter_jsonl(run_dir / "scores.jsonl", ScoreRecord, problems):
+    for rec in ctx.scores(problems):
         if rec.model in models:
             models[rec.model].stories[rec.item_id] = dict(rec.scores)
     if problems:  # a lost score line would read as a failed story: a false regression, never a verdict
         raise RecordError(damaged_scores_message(run_dir, m.run_id, problems))
     for label, side in models.items():
         side.measurements = dict(summary.get("measurements", {}).get(label, {}))
-    hashes = _item_hashes(m.suite.path, m.suite.name, m.suite.hash)
+    # item content hashes only from the suite version the run used (None when it changed or is gone)
+    hashes = {i.id: i.content_hash() for i in ctx.suite.items} if ctx.suite is not None else None
     return Side(
         source=str(run_dir), kind="run", run_id=m.run_id, suite=m.suite.name, suite_path=m.suite.path,
         suite_hash=m.suite.hash, split=m.suite.split, item_ids=list(m.suite.item_ids),
