@@ -588,6 +588,32 @@ def iter_jsonl(path: str | os.PathLike[str], model: type[M], problems: list[str]
                     problems.append(f"{path}:{n}: skipped a damaged line ({type(e).__name__})")
 
 
+def json_object_lines(raw: bytes, path: str | os.PathLike[str], problems: list[str],
+                      expect: str = "a JSON object") -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """The one reader of hand-written JSONL (suite stories, `evalkit score` input): (line number,
+    "file:line", object) per non-blank line. Each line is decoded on its own, so a bad byte is named by
+    line and never turned into U+FFFD; a line that is not UTF-8, not JSON or not an object is described
+    in ``problems`` as file:line and skipped. A UTF-8 BOM (Windows editors) before line 1 is not content."""
+    for n, line_b in enumerate(raw.split(b"\n"), 1):
+        where = f"{path}:{n}"
+        try:
+            line = (line_b.removeprefix(b"\xef\xbb\xbf") if n == 1 else line_b).decode("utf-8")
+        except UnicodeDecodeError as e:
+            problems.append(f"{where}: not UTF-8 text (byte 0x{line_b[e.start]:02x} at column {e.start + 1})")
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"{where}: not valid JSON ({e.msg})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{where}: expected {expect}")
+            continue
+        yield n, where, obj
+
+
 def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
     path = Path(run_dir) / "manifest.json"
     data = read_json(path)
