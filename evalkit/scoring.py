@@ -19,6 +19,7 @@ from evalkit.records import (
     Manifest,
     ScoreRecord,
     Summary,
+    TrainingRecord,
     iter_jsonl,
     write_json,
     write_text,
@@ -202,8 +203,8 @@ def measurements(mrun: Any) -> dict[str, Any]:
         # On CPU the process RSS holds the interpreter and libraries too: count what the model added.
         base = mem.baseline_bytes if mem.kind == "rss" and mem.baseline_bytes else 0
         peak_gb = max(0, mem.peak_bytes - base) / 1e9
-    training = mrun.training or {}
-    wall = training.get("wall_time_s")
+    training = mrun.training  # a typed ModelTraining, or a plain dict for a record of another version
+    wall = training.wall_time_s if isinstance(training, TrainingRecord) else (training or {}).get("wall_time_s")
     return {
         "load_s": mrun.load_s,
         "peak_memory_gb": peak_gb,

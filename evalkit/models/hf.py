@@ -397,7 +397,7 @@ class HFModel(Model):
             info.chat_template = self.use_chat
         return info
 
-    def training_record(self) -> dict[str, Any] | None:
+    def training_record(self) -> Any:
         from evalkit.models.base import find_training_record
 
         r = self.resolved()
