@@ -550,3 +550,20 @@ def test_hub_hint_only_for_a_hub_id_not_in_the_cache(tmp_path):
     assert "The Hugging Face hub is not reachable from here" in res.stderr
     res = evalkit_cli(tmp_path, "compare", str(tmp_path / "no-such-folder"), "--suite", "smoke", "--results-dir", "res")
     assert res.returncode == 2 and "Hugging Face" not in res.stderr, res.stderr
+
+
+def test_the_torn_scores_advice_runs_and_the_gate_then_judges(tmp_path):
+    """item 3: the exit-2 line says how to score the run again; done as printed, the same runs pass."""
+    base, cand = _two_runs(Sandbox(tmp_path))
+    _torn_line(cand / "scores.jsonl", 3)
+    res = evalkit_cli(tmp_path, "regress", "-b", str(base), "-c", str(cand))
+    assert res.returncode == 2 and "REGRESSION" not in res.stdout, res.stdout + res.stderr
+    fix = re.search(r"delete (\S+) and (\S+), then run `([^`]+)`$", res.stderr.strip())
+    assert fix, res.stderr
+    for f in fix.group(1, 2):
+        Path(f).unlink()
+    cmd = shlex.split(fix.group(3))
+    assert cmd[0] == "evalkit"
+    assert evalkit_cli(tmp_path, *cmd[1:]).returncode == 0
+    res = evalkit_cli(tmp_path, "regress", "-b", str(base), "-c", str(cand))
+    assert res.returncode == 0 and res.stdout.splitlines()[-1].startswith("PASS"), res.stdout + res.stderr
