@@ -1,4 +1,5 @@
-"""One leaderboard across the runs of a results folder, built from each run's rating.json.
+"""One leaderboard across the runs of a results folder, built from each run's rating.json (read as its
+typed record, evalkit.records.Rating).
 
 A row is a model's latest trusted run on a suite and split (or every run with ``all_runs``); the
 columns are the seed's star rows, sorted by Overall Quality, with the change of Overall Quality
@@ -18,7 +19,7 @@ from typing import Any
 
 from evalkit.errors import RecordError
 from evalkit.history import scan_runs
-from evalkit.records import RATING_SCHEMA, read_json
+from evalkit.records import RATING_SCHEMA, Rating, read_json
 
 OVERALL = "Overall Quality"
 
@@ -54,17 +55,21 @@ class Leaderboard:
     all_runs: bool = False
 
 
-def _load_rating(path: Path, run_id: str) -> dict[str, Any]:
+def _load_rating(path: Path, run_id: str) -> Rating:
+    """The run's rating.json as its typed record (evalkit.records.Rating); anything else is a RecordError."""
+    from pydantic import ValidationError
+
     data = read_json(path / "rating.json")
     if not isinstance(data, dict) or data.get("schema") != RATING_SCHEMA:
         raise RecordError(f"rating.json: not an evalkit rating (schema {RATING_SCHEMA})")
     if data.get("run_id") != run_id:
         raise RecordError(f"rating.json belongs to run {data.get('run_id')!r}")
-    rows = data.get("rows")
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("row"), str)
-                                             and isinstance(r.get("models"), dict) for r in rows):
-        raise RecordError("rating.json: rows are damaged")
-    return data
+    try:
+        return Rating.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(map(str, err["loc"]))
+        raise RecordError(f"rating.json: damaged rating ({e.error_count()} problem(s); first: {where}: {err['msg']})") from None
 
 
 def _num(v: Any) -> float | None:
@@ -90,20 +95,19 @@ def build(results_dir: str | Path, all_runs: bool = False, warn: Callable[[str],
             continue
         key = (str(run.suite), str(run.split))
         group = groups.setdefault(key, Group(key[0], key[1], [], {}))
-        for r in rating["rows"]:
-            if r["row"] not in group.rows:
-                group.rows.append(r["row"])
-                group.units[r["row"]] = str(r.get("unit") or "")
-        labels = [x for x in rating.get("models", []) if isinstance(x, str)] or run.models
-        for label in labels:
+        for r in rating.rows:
+            if r.row not in group.rows:
+                group.rows.append(r.row)
+                group.units[r.row] = r.unit
+        for label in rating.models or run.models:
             cells = {}
-            for r in rating["rows"]:
-                c = r["models"].get(label)
-                if isinstance(c, dict):
-                    cells[r["row"]] = {k: _num(c.get(k)) for k in ("value", "stars", "ci_low", "ci_high")} | \
-                        {"note": c.get("note") if isinstance(c.get("note"), str) else None}
+            for r in rating.rows:
+                c = r.models.get(label)
+                if c is not None:
+                    cells[r.row] = {"value": _num(c.value), "stars": _num(c.stars), "ci_low": _num(c.ci_low),
+                                    "ci_high": _num(c.ci_high), "note": c.note}
             overall = cells.get(OVERALL, {}).get("value")
-            entry = Entry(label, run.run_id, run.created or "", str(rating.get("device") or ""), cells, overall)
+            entry = Entry(label, run.run_id, run.created or "", rating.device, cells, overall)
             per_model.setdefault((*key, label), []).append(entry)
     for (suite, split, _), entries in sorted(per_model.items()):
         entries.sort(key=lambda e: (e.created, e.run_id))

@@ -31,6 +31,7 @@ RATING_SCHEMA = "evalkit.rating/1"
 BASELINE_SCHEMA = "evalkit.baseline/1"
 REGRESS_SCHEMA = "evalkit.regress/1"
 LEADERBOARD_SCHEMA = "evalkit.leaderboard/1"
+TRAINING_SCHEMA = "evalkit.training/1"
 Number = float | int  # ints stay ints when written (no 0 -> 0.0): the files stay byte-identical
 
 
@@ -141,6 +142,100 @@ class ScoreRecord(Record):
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 
 
+class WrittenRecord(BaseModel):
+    """A stage output only evalkit writes: unknown keys are refused, so a typo never passes silently.
+    Keys named in ``_omit_if_none`` are left out of the file when None (as the hand-built dicts did)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+    _omit_if_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> Any:
+        data = handler(self)
+        for key in self._omit_if_none:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+# ---------------------------------------------------------------- training_record.json (evalkit finetune)
+
+class TrainedBase(WrittenRecord):
+    """The model a fine-tune started from."""
+
+    label: str = Field(description="the base model's label as given to `evalkit finetune`")
+    source: str = Field(description="hub id, folder or .gguf file as the user named it")
+    resolved_path: str = Field(description="the transformers folder that was loaded")
+    fingerprint: str = Field(description="cheap identity of the base weights and options")
+    gguf: str | None = Field(None, description="the GGUF file the base was dequantized from, if any")
+    parameters: int | None = Field(None, description="parameters of the trained model")
+    trainable_parameters: int | None = Field(None, description="parameters the optimizer updated (LoRA: the adapter's)")
+
+
+class TrainingSuite(WrittenRecord):
+    """The suite splits a fine-tune trained and validated on."""
+
+    name: str = Field(description="suite name")
+    path: str = Field(description="where the suite was")
+    hash: str = Field(description="suite version hash")
+    train_split: str = Field(description="the split trained on")
+    eval_split: str | None = Field(description="the split validated on (None: no validation)")
+    n_train: int = Field(description="training stories")
+    n_eval: int = Field(description="validation stories")
+    train_tokens: int = Field(description="prompt + story tokens in one pass over the train split")
+    train_story_tokens: int = Field(description="the tokens the loss counts (the stories)")
+    truncated: int = Field(0, description="training examples cut to the context length")
+    dropped: list[str] = Field(default_factory=list, description="items left out (nothing of the story fit)")
+
+
+class TrainingRecord(WrittenRecord):
+    """training_record.json, written beside the weights by `evalkit finetune` (last: it marks the folder
+    complete); a run of those weights copies it into its manifest (ModelRun.training)."""
+
+    schema_: str = Field(TRAINING_SCHEMA, alias="schema", description="record type and version")
+    identity: str = Field(description="hash of base fingerprint, recipe, suite hash and splits (resume key)")
+    recipe: str = Field(description="recipe name")
+    recipe_file: str = Field(description="the recipe TOML that was used")
+    method: Literal["full", "lora"] = Field(description="full fine-tune or LoRA/QLoRA")
+    output: str = Field(description="the folder the weights or adapter were written to")
+    output_kind: Literal["checkpoint", "adapter"] = Field(description="a whole model or a PEFT adapter")
+    format: Literal["plain", "chat"] = Field(description="prompt format trained on")
+    hyperparameters: dict[str, Any] = Field(description="the recipe's settings as resolved for this training")
+    base: TrainedBase = Field(description="the model trained from")
+    suite: TrainingSuite = Field(description="the suite splits trained and validated on")
+    seed: int = Field(description="training seed")
+    wall_time_s: float = Field(description="training time over all sessions (the Training Time row reads this)")
+    session_wall_s: float = Field(description="this process's share of wall_time_s")
+    session_cpu_s: float | None = Field(None, description="CPU time of this process while training, all threads")
+    resumed_from_step: int | None = Field(None, description="the checkpoint step this session resumed from")
+    load_s: float | None = Field(None, description="seconds to load the base")
+    save_s: float | None = Field(None, description="seconds to save the result")
+    global_step: int = Field(description="optimizer steps taken")
+    epochs: float = Field(description="passes over the train split")
+    tokens_seen: int = Field(description="non-padding input tokens through the model in training (all sessions)")
+    peak_memory: MemoryReading = Field(description="peak memory while training")
+    device: str = Field(description="the hardware, in words")
+    hardware: dict[str, Any] = Field(default_factory=dict, description="the machine")
+    libraries: dict[str, str] = Field(default_factory=dict, description="library versions")
+    train_loss: float | None = Field(None, description="the last logged training loss")
+    train_loss_mean: float | None = Field(None, description="mean training loss over this session's steps")
+    validation_loss: float | None = Field(None, description="validation loss of the saved weights")
+    initial_validation_loss: float | None = Field(None, description="validation loss of the base, before training")
+    best_step: int | None = Field(None, description="the step whose weights were kept (lowest validation loss)")
+    loss_history: list[dict[str, float]] = Field(default_factory=list, description="logged training losses by step")
+    eval_history: list[dict[str, float]] = Field(default_factory=list, description="validation losses by step")
+    evalkit_version: str = Field(description="evalkit version that trained")
+    git_sha: str | None = Field(None, description="evalkit's git commit")
+    command: list[str] = Field(default_factory=list, description="the command line")
+    created: str = Field(default_factory=utcnow, description="when the record was written")
+
+
+class ModelTraining(TrainingRecord):
+    """ModelRun.training: the training record found beside a candidate's weights, and where."""
+
+    path: str = Field(description="the training_record.json it was read from")
+
+
 class ModelRun(Record):
     """One candidate inside a run manifest."""
 
@@ -156,7 +251,9 @@ class ModelRun(Record):
     n_failed: int = 0
     failed_items: list[str] = Field(default_factory=list)
     oom_retries: int = 0
-    training: dict[str, Any] | None = None  # the training record when evalkit fine-tuned it
+    training: ModelTraining | dict[str, Any] | None = Field(
+        None, union_mode="left_to_right",
+        description="the training record when evalkit fine-tuned it (a record of another version stays a plain dict)")
 
 
 class SuiteRef(Record):
@@ -199,22 +296,6 @@ class CachedModel(Record):
     memory: MemoryReading | None = None
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
-
-
-class WrittenRecord(BaseModel):
-    """A stage output only evalkit writes: unknown keys are refused, so a typo never passes silently.
-    Keys named in ``_omit_if_none`` are left out of the file when None (as the hand-built dicts did)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
-    _omit_if_none: ClassVar[tuple[str, ...]] = ()
-
-    @model_serializer(mode="wrap")
-    def _drop_absent(self, handler: Any) -> Any:
-        data = handler(self)
-        for key in self._omit_if_none:
-            if data.get(key) is None:
-                data.pop(key, None)
-        return data
 
 
 class MeanValue(WrittenRecord):
@@ -363,9 +444,9 @@ class BaselineModel(WrittenRecord):
 
 
 class Baseline(WrittenRecord):
-    """A pinned baseline (results/baselines/*.json): a run's scores and settings, no weights."""
-
-    _omit_if_none = ("content_hash",)
+    """A pinned baseline (results/baselines/*.json): a run's scores and settings, no weights. Every
+    evalkit.baseline/1 file carries content_hash (it came with the schema), so a file without one was
+    edited: regress refuses it."""
 
     schema_: str = Field(BASELINE_SCHEMA, alias="schema", description="record type and version")
     source_run: str = Field(description="the run it was pinned from")
@@ -377,7 +458,7 @@ class Baseline(WrittenRecord):
     scorers: list[str] | None = Field(description="scorers the run used (None: every installed one)")
     metrics: dict[str, MetricInfo] = Field(description="metric -> direction, range, description")
     models: dict[str, BaselineModel] = Field(description="model label -> measurements and per-story scores")
-    content_hash: str | None = Field(None, description="stable hash of everything else: edits are refused")
+    content_hash: str = Field(description="stable hash of everything else: edits (and its removal) are refused")
 
 
 class RegressSide(WrittenRecord):
@@ -586,6 +667,32 @@ def iter_jsonl(path: str | os.PathLike[str], model: type[M], problems: list[str]
             except (json.JSONDecodeError, ValidationError) as e:
                 if problems is not None:
                     problems.append(f"{path}:{n}: skipped a damaged line ({type(e).__name__})")
+
+
+def json_object_lines(raw: bytes, path: str | os.PathLike[str], problems: list[str],
+                      expect: str = "a JSON object") -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """The one reader of hand-written JSONL (suite stories, `evalkit score` input): (line number,
+    "file:line", object) per non-blank line. Each line is decoded on its own, so a bad byte is named by
+    line and never turned into U+FFFD; a line that is not UTF-8, not JSON or not an object is described
+    in ``problems`` as file:line and skipped. A UTF-8 BOM (Windows editors) before line 1 is not content."""
+    for n, line_b in enumerate(raw.split(b"\n"), 1):
+        where = f"{path}:{n}"
+        try:
+            line = (line_b.removeprefix(b"\xef\xbb\xbf") if n == 1 else line_b).decode("utf-8")
+        except UnicodeDecodeError as e:
+            problems.append(f"{where}: not UTF-8 text (byte 0x{line_b[e.start]:02x} at column {e.start + 1})")
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"{where}: not valid JSON ({e.msg})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{where}: expected {expect}")
+            continue
+        yield n, where, obj
 
 
 def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,7 @@ from evalkit.records import (
     REGRESS_SCHEMA,
     Baseline,
     RegressReport,
-    ScoreRecord,
     dump_record,
-    iter_jsonl,
-    load_manifest,
     read_json,
     stable_hash,
     write_json,
@@ -152,36 +150,30 @@ class Side:
         return f"{self.kind} {self.run_id} ({self.suite}/{self.split}, {len(self.item_ids)} items{sha})"
 
 
-def _item_hashes(suite_path: str, suite_name: str, suite_hash: str) -> dict[str, str] | None:
-    """Content hash of each item, when the suite on disk is the version the run used."""
-    from evalkit.suites import load_suite
-
-    try:
-        suite = load_suite(suite_path if Path(suite_path).is_dir() else suite_name)
-    except EvalkitError:
-        return None
-    if suite.hash != suite_hash:
-        return None
-    return {i.id: i.content_hash() for i in suite.items}
-
-
 def load_run(run_dir: str | Path) -> Side:
-    """A finished, scored run folder as one side of the comparison."""
+    """A finished, scored run folder as one side of the comparison, read through the pipeline's RunContext
+    (the manifest, the suite version the run used and its stored scores, each loaded once)."""
+    from evalkit.pipeline import RunContext
+
     run_dir = Path(run_dir)
-    m = load_manifest(run_dir)
+    ctx = RunContext.load(run_dir)
+    m = ctx.manifest
     if m.status != "complete":
         raise EvalkitError(f"run {run_dir} did not finish (status {m.status}): it cannot be compared")
-    summary = read_json(run_dir / "summary.json")
+    summary = read_json(run_dir / "summary.json")  # read here, not ctx.summary(): a missing file is an error
     if not isinstance(summary, dict) or not isinstance(summary.get("metrics"), dict):
         raise RecordError(f"{run_dir / 'summary.json'}: not an evalkit summary")
     problems: list[str] = []
     models: dict[str, ModelSide] = {r.label: ModelSide(r.label, {}) for r in m.models}
-    for rec in iter_jsonl(run_dir / "scores.jsonl", ScoreRecord, problems):
+    for rec in ctx.scores(problems):
         if rec.model in models:
             models[rec.model].stories[rec.item_id] = dict(rec.scores)
+    if problems:  # a lost score line would read as a failed story: a false regression, never a verdict
+        raise RecordError(damaged_scores_message(run_dir, m.run_id, problems))
     for label, side in models.items():
         side.measurements = dict(summary.get("measurements", {}).get(label, {}))
-    hashes = _item_hashes(m.suite.path, m.suite.name, m.suite.hash)
+    # item content hashes only from the suite version the run used (None when it changed or is gone)
+    hashes = {i.id: i.content_hash() for i in ctx.suite.items} if ctx.suite is not None else None
     return Side(
         source=str(run_dir), kind="run", run_id=m.run_id, suite=m.suite.name, suite_path=m.suite.path,
         suite_hash=m.suite.hash, split=m.suite.split, item_ids=list(m.suite.item_ids),
@@ -189,6 +181,14 @@ def load_run(run_dir: str | Path) -> Side:
         hardware=dict(m.hardware), params=m.params.cache_fields(), created=m.created, git_sha=m.git_sha,
         metrics=summary["metrics"], models=models, notes=problems, scorers=m.scorers,
     )
+
+
+def damaged_scores_message(run_dir: Path, run_id: str, problems: list[str]) -> str:
+    """One line naming the first damaged scores.jsonl line (file:line) and how to score the run again."""
+    first = problems[0].replace(": skipped a damaged line (", ": damaged line (", 1)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return (f"{first}{more}: run {run_id} cannot be compared; score it again from its stored stories: delete "
+            f"{run_dir / 'scores.jsonl'} and {run_dir / 'summary.json'}, then run `evalkit report {shlex.quote(str(run_dir))} --rerate`")
 
 
 def pinned_dict(side: Side, labels: list[str] | None = None) -> dict[str, Any]:
@@ -227,7 +227,12 @@ def load_pinned(path: str | Path) -> Side:
         raise RecordError(f"{path}: not a pinned evalkit baseline (schema {BASELINE_SCHEMA})")
     try:
         body = {k: v for k, v in data.items() if k != "content_hash"}
-        if "content_hash" in data and stable_hash(body) != data["content_hash"]:
+        # content_hash came with the first baseline schema (no evalkit.baseline file predates it), so a
+        # file without one was edited: deleting the hash must not switch the tamper check off
+        if "content_hash" not in data:
+            raise RecordError(f"{path}: no content_hash (every {BASELINE_SCHEMA} file has one): the file was "
+                              "edited or damaged; pin it again")
+        if stable_hash(body) != data["content_hash"]:
             raise RecordError(f"{path}: content hash does not match: the file was edited or damaged; pin it again")
         s = data["suite"]
         models = {x: ModelSide(x, {i: dict(v) for i, v in d["stories"].items()}, dict(d.get("measurements", {})))

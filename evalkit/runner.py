@@ -236,7 +236,7 @@ def _cached(cache: Path, key: str) -> dict[str, GenerationRecord]:
 
 def _check_runnable(candidates: list[Candidate], items: list[SuiteItem], params: GenerationParams, cache: Path) -> None:
     """Fail before generating anything when a model that still has work to do cannot run here."""
-    missing, local_missing = [], False
+    missing, hub_missing = [], False
     for c in candidates:
         done = _cached(cache, c.key)
         if all(generation_key(c.key, i, params) in done for i in items):
@@ -244,15 +244,28 @@ def _check_runnable(candidates: list[Candidate], items: list[SuiteItem], params:
         problem = c.model.availability()
         if problem:
             missing.append(f"{c.spec.label}: {problem}")
-            local_missing |= not c.model.remote
+            hub_missing |= _needs_hub(c)
     if missing:
         hint = (
             ". The Hugging Face hub is not reachable from here, so weights must be local: pass a local model "
             "folder or .gguf file instead of the name, or define the model with source = \"/path\" in a models "
             "file (--models-file or ./evalkit.toml), or copy a Hugging Face cache (~/.cache/huggingface) that "
-            "holds it onto this machine." if local_missing else ""
+            "holds it onto this machine." if hub_missing else ""
         )
         raise WeightsMissing("cannot run " + "; ".join(missing) + hint)
+
+
+def _needs_hub(c: Candidate) -> bool:
+    """Whether the model names a hub id (not a local path) whose weights are not in the local cache: only
+    then does the hub advice apply (a corrupt local file or a missing adapter has nothing to do with it)."""
+    from evalkit.models.registry import looks_like_path
+
+    src = c.spec.options.get("source")
+    if c.model.remote or not isinstance(src, str) or not src or looks_like_path(src) or Path(src).expanduser().exists():
+        return False
+    from evalkit.models.hf import hub_snapshot
+
+    return hub_snapshot(src) is None
 
 
 def _run_model(c: Candidate, mrun: ModelRun, suite: Suite, items: list[SuiteItem], params: GenerationParams,

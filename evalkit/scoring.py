@@ -19,6 +19,7 @@ from evalkit.records import (
     Manifest,
     ScoreRecord,
     Summary,
+    TrainingRecord,
     iter_jsonl,
     write_json,
     write_text,
@@ -131,6 +132,7 @@ def score_context(ctx: Any, progress: Any = None) -> tuple[dict[str, Any], list[
         raise EvalkitError(f"suite {manifest.suite.name!r} {why}: score it with the suite version it was generated on")
     problems: list[str] = []
     gens = ctx.generations(problems)
+    check_generations(ctx.run_dir, manifest, gens, problems)
     scorers = ctx.scorers
     records: list[ScoreRecord] = []
     order = {iid: n for n, iid in enumerate(manifest.suite.item_ids)}
@@ -148,6 +150,32 @@ def score_context(ctx: Any, progress: Any = None) -> tuple[dict[str, Any], list[
     summary["problems"] = problems
     write_json(ctx.run_dir / "summary.json", Summary.model_validate(summary))
     return summary, records
+
+
+def check_generations(run_dir: Path, manifest: Manifest, gens: Sequence[GenerationRecord], problems: Sequence[str]) -> None:
+    """Refuse (exit 2) to score a run whose damaged generations.jsonl lines cost it stories: scoring on
+    would put fewer stories in the star table with only a note in summary.json. A damaged line whose
+    story was written again later (a resume after a torn write) loses nothing and stays a note."""
+    if not problems:
+        return
+    have = {(g.model, g.item_id) for g in gens}
+    lost = {m.label: sum((m.label, i) not in have for i in manifest.suite.item_ids) for m in manifest.models}
+    lost = {k: v for k, v in lost.items() if v}
+    if not lost:
+        return
+    import shlex
+
+    first = problems[0].replace(": skipped a damaged line (", ": damaged line (", 1)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    n = sum(lost.values())
+    rerun = (f"`evalkit {shlex.join(manifest.command[1:])}`" if len(manifest.command) > 1
+             else "the `evalkit compare` command that made it")
+    raise EvalkitError(
+        f"{first}{more}: {n} stor{'y' if n == 1 else 'ies'} of run {manifest.run_id} cannot be read "
+        f"({', '.join(f'{k}: {v}' for k, v in lost.items())}); rerun {rerun} (a new run that reuses every "
+        "cached story and generates only the missing ones), or delete the damaged line to score this run "
+        "without those stories"
+    )
 
 
 def summarize(manifest: Manifest, records: Sequence[ScoreRecord], metrics: dict[str, Metric]) -> dict[str, Any]:
@@ -175,8 +203,8 @@ def measurements(mrun: Any) -> dict[str, Any]:
         # On CPU the process RSS holds the interpreter and libraries too: count what the model added.
         base = mem.baseline_bytes if mem.kind == "rss" and mem.baseline_bytes else 0
         peak_gb = max(0, mem.peak_bytes - base) / 1e9
-    training = mrun.training or {}
-    wall = training.get("wall_time_s")
+    training = mrun.training  # a typed ModelTraining, or a plain dict for a record of another version
+    wall = training.wall_time_s if isinstance(training, TrainingRecord) else (training or {}).get("wall_time_s")
     return {
         "load_s": mrun.load_s,
         "peak_memory_gb": peak_gb,

@@ -4,7 +4,6 @@ by validation): one JSON object a line with ``story`` and, where known, ``id``, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,26 +42,12 @@ def read_stories(path: str | Path, suite: Suite | None = None) -> list[tuple[str
         raise EvalkitError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise EvalkitError(f"{path}: is a folder, expected a JSONL file of stories") from None
+    from evalkit.records import json_object_lines
+
     items = {i.id: i for i in suite.items} if suite is not None else {}
     problems: list[str] = []
     out: list[tuple[str, StoryInput]] = []
-    for n, line_b in enumerate(raw.split(b"\n"), 1):
-        where = f"{path}:{n}"
-        try:
-            line = line_b.decode("utf-8")
-        except UnicodeDecodeError:
-            problems.append(f"{where}: not UTF-8 text")
-            continue
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(f"{where}: not valid JSON ({e.msg})")
-            continue
-        if not isinstance(obj, dict):
-            problems.append(f"{where}: expected a JSON object with a 'story'")
-            continue
+    for n, where, obj in json_object_lines(raw, path, problems, "a JSON object with a 'story'"):
         if not isinstance(obj.get("story"), str):
             problems.append(f"{where}: 'story' is missing or not a string")
             continue

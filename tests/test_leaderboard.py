@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from evalkit.cli import cli
 from evalkit.leaderboard import build
 from evalkit.report.leaderboard import md_escape, render, stars_text
-from evalkit.records import GenerationParams, Manifest, ModelRun, SuiteRef, write_json
+from evalkit.records import GenerationParams, Manifest, ModelRun, Rating, SuiteRef, write_json
 
 GOLDEN = Path(__file__).parent / "golden" / "leaderboard.md"
 ROWS = [("Story Coherence", "quality", "coherence", "0-1"), ("Genre Adherence", "quality", "genre_adherence", "0-1"),
@@ -51,14 +51,18 @@ def make_rated_run(results: Path, run_id: str, created: str, models: dict[str, d
     if rating:
         rows = []
         for name, kind, metric, unit in ROWS:
-            rows.append({"row": name, "kind": kind, "metric": metric, "unit": unit, "winner": None, "comparisons": [],
+            rows.append({"row": name, "kind": kind, "metric": metric, "unit": unit, "direction": "higher",
+                         "winner": None, "comparisons": [], "ranking": [], "leaders": [],
                          "models": {x: {"value": c[name][0], "ci_low": None if c[name][0] is None else c[name][0] * 0.9,
-                                        "ci_high": None if c[name][0] is None else c[name][0] * 1.1, "stars": c[name][1],
+                                        "ci_high": None if c[name][0] is None else c[name][0] * 1.1, "n": 2,
+                                        "stars": c[name][1], "score": c[name][1],
                                         "note": None if c[name][0] is not None else "no training record"}
                                     for x, c in models.items()}})
-        write_json(run / "rating.json", {"schema": "evalkit.rating/1", "run_id": run_id, "suite": suite, "split": "test",
-                                         "created": created, "device": "cpu (2 cores, Test CPU)", "weights": {},
-                                         "anchors": {}, "models": list(models), "rows": rows})
+        # a whole evalkit.records.Rating, as the rating stage writes it (the leaderboard reads the typed record)
+        write_json(run / "rating.json", Rating.model_validate({
+            "schema": "evalkit.rating/1", "run_id": run_id, "suite": suite, "split": "test", "created": created,
+            "device": "cpu (2 cores, Test CPU)", "suite_hash": "h", "n_items": 2, "weights": {}, "anchors": {},
+            "models": list(models), "rules": {}, "rows": rows}))
     return run
 
 
@@ -166,3 +170,18 @@ def test_escaping_helpers():
     assert md_escape("a|b\nc") == "a\\|b c"
     assert md_escape("[x](javascript:1) <img>") == "\\[x\\](javascript:1) \\<img\\>"
     assert [stars_text(s) for s in (1, 2.5, 5, None)] == ["★", "★★½", "★★★★★", ""]
+
+
+def test_a_rating_that_is_not_the_typed_record_is_skipped_with_the_reason(tmp_path: Path):
+    """The leaderboard reads rating.json as evalkit.records.Rating: a misspelt or missing key is named, never ranked."""
+    r = tmp_path / "results"
+    good = make_rated_run(r, "20250101-000000-aaaaaa", "2025-01-01T09:00:00Z", {"gemma3-270m": cells(0.5, 2.5)})
+    bad = make_rated_run(r, "20250102-000000-bbbbbb", "2025-01-02T09:00:00Z", {"distilgpt2": cells(0.9, 4.5)})
+    data = json.loads((bad / "rating.json").read_text())
+    data["rows"][0]["models"]["distilgpt2"]["stras"] = data["rows"][0]["models"]["distilgpt2"].pop("stars")
+    (bad / "rating.json").write_text(json.dumps(data))
+    warnings: list[str] = []
+    lb = build(r, warn=warnings.append)
+    assert [e.model for g in lb.groups for e in g.entries] == ["gemma3-270m"] and good.name in lb.groups[0].entries[0].run_id
+    assert len(warnings) == 1 and bad.name in warnings[0]
+    assert "damaged rating (2 problem(s); first: rows.0.models.distilgpt2.stars: Field required)" in warnings[0]

@@ -38,6 +38,7 @@ def run_candidate(models: list[str], base: Side, results_dir: Path, models_file:
 @click.argument("models", nargs=-1)
 @click.option("--pin", "pin_out", type=click.Path(dir_okay=False), metavar="OUT.json",
               help="Write a pinned baseline file from the --baseline run (scores and summary, no weights) and stop.")
+@click.option("--force", is_flag=True, help="With --pin: replace an existing file at OUT.json.")
 @click.option("--baseline-model", help="The baseline model label to compare (when the baseline has several).")
 @click.option("--candidate-model", help="The candidate model label to compare (when the candidate has several).")
 @click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables.")
@@ -46,7 +47,7 @@ def run_candidate(models: list[str], base: Side, results_dir: Path, models_file:
 @click.option("--results-dir", "-r", type=click.Path(file_okay=False), default="results", show_default=True,
               help="Where runs live (run ids are looked up here; a model candidate's run is written here).")
 def command(baseline_ref: str, candidate_ref: str | None, models: tuple[str, ...], pin_out: str | None,
-            baseline_model: str | None, candidate_model: str | None, models_file: str | None,
+            force: bool, baseline_model: str | None, candidate_model: str | None, models_file: str | None,
             options: tuple[str, ...], results_dir: str) -> None:
     """Compare a candidate against a pinned baseline on the same suite items.
 
@@ -60,11 +61,14 @@ def command(baseline_ref: str, candidate_ref: str | None, models: tuple[str, ...
         base_dir = Path(baseline_ref) if Path(baseline_ref).is_dir() else Path(results_dir) / baseline_ref
         if not base_dir.is_dir():
             raise EvalkitError(f"--pin needs a run folder as --baseline: {baseline_ref} is none")
+        _check_pin_target(Path(pin_out), base_dir, force)
         data = pin_baseline(base_dir, pin_out, [baseline_model] if baseline_model else None)
         n = len(data["suite"]["item_ids"])
         click.echo(f"pinned {', '.join(data['models'])} of run {data['source_run']} ({data['suite']['name']}/"
                    f"{data['suite']['split']}, {n} items) -> {pin_out}")
         return
+    if force:
+        raise EvalkitError("--force only applies to --pin (replacing an existing pinned baseline)")
     if options and not models:
         raise EvalkitError("-o/--option applies to candidate models named on the command line")
     if bool(candidate_ref) == bool(models):
@@ -87,3 +91,13 @@ def command(baseline_ref: str, candidate_ref: str | None, models: tuple[str, ...
     click.echo(f"wrote {cand_dir / 'regress.md'} and regress.json")
     click.echo(verdict_line(result))
     sys.exit(result.exit_code)
+
+
+def _check_pin_target(out: Path, base_dir: Path, force: bool) -> None:
+    """A pinned baseline is what later runs are gated against: never replace one (or any file) silently,
+    and never write it over a file of the run it is pinned from, even with --force."""
+    if out.resolve().is_relative_to(base_dir.resolve()) and out.exists():
+        raise EvalkitError(f"--pin {out}: is a file of the baseline run {base_dir}: choose a path outside the run")
+    if out.is_file() and not force:  # a folder or device is refused by write_text, --force or not
+        raise EvalkitError(f"--pin {out}: the file exists (a pinned baseline is what candidates are gated against): "
+                           "pass --force to replace it, or choose another path")

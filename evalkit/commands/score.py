@@ -34,9 +34,13 @@ __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"
 def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None) -> None:
     """Score stories produced anywhere: one JSON object a line in, one line of scores out."""
     from evalkit.commands._common import split_csv
+    from evalkit.errors import EvalkitError
     from evalkit.records import write_text
     from evalkit.suites import default_suite_name, load_suite
 
+    if output is not None and _same_file(output, stories):
+        raise EvalkitError(f"-o {output} is the input file {stories}: writing scores there would replace the "
+                           "stories; choose another output file")
     suite = None
     if suite_name is None or suite_name.lower() != "none":
         suite = load_suite(suite_name or default_suite_name())
@@ -48,3 +52,13 @@ def command(stories: Path, suite_name: str | None, output: Path | None, scorers:
     else:
         write_text(output, text)
         click.echo(f"scored {len(rows)} stories with {', '.join(s.name for s in chosen)} -> {output}", err=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: any spelling, a symlink or a hard link to it."""
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): then they cannot be the same file
+        return False

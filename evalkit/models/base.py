@@ -97,8 +97,9 @@ class Model(ABC):
     def close(self) -> None:
         """Free memory."""
 
-    def training_record(self) -> dict[str, Any] | None:
-        """The training record evalkit wrote beside these weights (``evalkit finetune``), if any."""
+    def training_record(self) -> Any:
+        """The training record evalkit wrote beside these weights (``evalkit finetune``), if any: a
+        records.ModelTraining (a plain dict for a record of another version)."""
         return find_training_record(v for v in self.spec.options.values() if isinstance(v, str))
 
 
@@ -122,7 +123,7 @@ def options_problem(label: str, backend: str, options_model: Any, options: dict[
 TRAINING_RECORD = "training_record.json"
 
 
-def find_training_record(paths: Any) -> dict[str, Any] | None:
+def find_training_record(paths: Any) -> Any:
     import json
 
     for p in paths:
@@ -135,8 +136,21 @@ def find_training_record(paths: Any) -> dict[str, Any] | None:
             except (OSError, ValueError):
                 continue
             if isinstance(data, dict):
-                return data | {"path": str(f)}
+                return training_with_path(data, str(f))
     return None
+
+
+def training_with_path(data: dict[str, Any], path: str) -> Any:
+    """The typed record (records.ModelTraining) of a training_record.json; one of another version, or a
+    foreign file of that name, stays a plain dict as before (its wall_time_s still feeds Training Time)."""
+    from pydantic import ValidationError
+
+    from evalkit.records import ModelTraining
+
+    try:
+        return ModelTraining.model_validate(data | {"path": path})
+    except ValidationError:
+        return data | {"path": path}
 
 
 def files_fingerprint(options: dict[str, Any]) -> list[list[Any]]:

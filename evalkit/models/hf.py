@@ -154,7 +154,13 @@ class HFModel(Model):
         if r["gguf"]:
             from evalkit.models.gguf import dequantized_folder
 
-            folder = str(dequantized_folder(r["gguf"]))
+            try:
+                folder = str(dequantized_folder(r["gguf"]))
+            except Exception as e:
+                why = explain_load_error(e, r["gguf"])
+                if why:
+                    raise WeightsDamaged(why) from None
+                raise
         kwargs: dict[str, Any] = {"trust_remote_code": False, "dtype": self._dtype(torch)}
         local = _is_local(folder)
         if not local:
@@ -391,7 +397,7 @@ class HFModel(Model):
             info.chat_template = self.use_chat
         return info
 
-    def training_record(self) -> dict[str, Any] | None:
+    def training_record(self) -> Any:
         from evalkit.models.base import find_training_record
 
         r = self.resolved()

@@ -15,6 +15,7 @@ from typing import Any
 from evalkit.errors import EvalkitError
 
 GGUF_MAGIC = b"GGUF"
+GGUF_HEADER = 24  # magic, uint32 version, uint64 tensor count, uint64 metadata count
 MAX_SAFETENSORS_HEADER = 100_000_000  # the format's own limit
 
 
@@ -40,12 +41,18 @@ def read_json_object(path: Path) -> dict[str, Any]:
 def check_gguf(path: Path) -> None:
     try:
         with open(path, "rb") as f:
-            head = f.read(4)
+            head = f.read(GGUF_HEADER)
     except OSError as e:
         raise WeightsDamaged(f"{path}: cannot be read ({e.strerror or e})") from None
-    if head != GGUF_MAGIC:
+    if head[:4] != GGUF_MAGIC:
         raise WeightsDamaged(f"{path}: not a GGUF file (it does not start with the GGUF magic bytes; "
-                             f"it starts with {head!r})")
+                             f"it starts with {head[:4]!r})")
+    if len(head) < GGUF_HEADER:  # magic, version, tensor count, metadata count: a cut download
+        raise WeightsDamaged(f"{path}: truncated GGUF file ({len(head)} bytes, the header alone is "
+                             f"{GGUF_HEADER}): download or copy it again")
+    (version,) = struct.unpack_from("<I", head, 4)
+    if version not in (1, 2, 3):
+        raise WeightsDamaged(f"{path}: damaged GGUF file (format version {version}; known: 1 to 3)")
 
 
 def check_safetensors(path: Path) -> None:
@@ -103,6 +110,10 @@ def explain_load_error(e: BaseException, folder: str | Path) -> str | None:
     import pickle
 
     p = Path(folder).expanduser()
+    if p.suffix.lower() == ".gguf" and isinstance(e, (struct.error, EOFError, UnicodeDecodeError, IndexError)):
+        # the header passed check_gguf, but the metadata or tensors after it are cut short or garbled
+        detail = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        return f"{p}: damaged or truncated GGUF file ({detail}): download or copy it again"
     if isinstance(e, pickle.UnpicklingError):
         pickles = sorted(p.glob("*.bin")) + sorted(p.glob("*.pt")) if p.is_dir() else [p]
         where = ", ".join(str(f) for f in pickles) or str(p)

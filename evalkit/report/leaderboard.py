@@ -101,10 +101,23 @@ def render_csv(lb: Leaderboard) -> str:
     buf = io.StringIO()
     fields = list(records[0]) if records else ["suite", "split", "rank", "model"]
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
+    w.writerow({k: csv_cell(k) for k in fields})  # the header too: row names come from rating files
     for rec in records:
-        w.writerow({k: ("" if v is None else v) for k, v in rec.items()})
+        w.writerow({k: csv_cell(v) for k, v in rec.items()})
     return buf.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(v: Any) -> Any:
+    """A CSV cell a spreadsheet cannot run: text starting with = + - @ tab or CR (a model label like
+    =HYPERLINK(...)) gets a leading single quote (OWASP CSV injection); numbers stay numbers."""
+    if v is None:
+        return ""
+    if isinstance(v, str) and v.startswith(FORMULA_START):
+        return "'" + v
+    return v
 
 
 def render_json(lb: Leaderboard) -> str:

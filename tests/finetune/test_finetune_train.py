@@ -110,7 +110,7 @@ def test_full_recipe_trains_and_keeps_the_best_checkpoint(full_run, suite_dir):
 
 @pytest.mark.slow
 def test_compare_reads_the_training_record(full_run, tmp_path):
-    from evalkit.records import load_manifest, read_json
+    from evalkit.records import ModelTraining, load_manifest, read_json
     from evalkit.runner import run_compare
 
     rec, out, models, _ = full_run
@@ -119,7 +119,9 @@ def test_compare_reads_the_training_record(full_run, tmp_path):
                           rate=False)
     m = load_manifest(run_dir).models[0]
     assert m.info.extra["weights"] == f"fine-tuned checkpoint {out}"
-    assert m.training["wall_time_s"] == rec.wall_time_s > 0 and m.training["identity"] == rec.identity
+    assert isinstance(m.training, ModelTraining)  # the typed record, not a loose dict
+    assert m.training.wall_time_s == rec.wall_time_s > 0 and m.training.identity == rec.identity
+    assert m.training.path == str(out / "training_record.json")
     hours = read_json(run_dir / "summary.json")["measurements"]["tiny-gpt2"]["training_hours"]
     assert hours == pytest.approx(rec.wall_time_s / 3600)
 
@@ -185,7 +187,7 @@ def test_qlora_recipe_on_tiny_llama_in_nf4(tiny_llama_dir, suite_dir, tmp_path):
     # `compare` resolves the adapter folder to base + adapter and loads it in nf4
     spec = resolve_model(str(out), overrides={"quantization": "nf4"})
     model = HFModel(spec)
-    assert model.training_record()["identity"] == rec.identity
+    assert model.training_record().identity == rec.identity
     suite = load_suite(suite_dir)
     gens = model.generate([Request.from_item(suite, suite.items[0])], GenerationParams(max_new_tokens=4))
     assert gens[0].completion_tokens and model.describe().adapter == str(out)
