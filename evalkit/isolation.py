@@ -80,8 +80,15 @@ def run_model_isolated(c: Any, mrun: Any, suite: Any, items: Any, params: Any, r
                 result = msg
         proc.join()
     except BaseException:
-        # Ctrl-C reaches the child too (same process group): give it time to write what it has
-        proc.join(timeout=10)
+        # Ctrl-C at a terminal reaches the child too (same process group); a SIGINT sent to this
+        # process alone is passed on. Either way the child writes what it has, then exits.
+        proc.join(timeout=2)
+        if proc.is_alive():
+            import os
+            import signal
+
+            os.kill(proc.pid, signal.SIGINT)
+            proc.join(timeout=10)
         if proc.is_alive():
             proc.terminate()
             proc.join()
@@ -104,6 +111,7 @@ def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[A
     from evalkit.records import ModelRun
     from evalkit.runner import Candidate, _run_model
 
+    _die_with_parent()
     mrun = ModelRun.model_validate(state)
     try:
         model = load_backend(spec.backend)(spec)
@@ -115,6 +123,24 @@ def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[A
         q.put(("done", mrun.model_dump(mode="json", by_alias=True), None, _gpu()))
     q.close()
     q.join_thread()
+
+
+def _die_with_parent() -> None:
+    """Linux: this child is killed when the parent dies (kill -9 included), so no orphan keeps
+    generating, holding the parent's pipes open. What it wrote before stays: a rerun resumes."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
 
 
 def _gpu() -> str | None:

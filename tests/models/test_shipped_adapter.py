@@ -65,3 +65,16 @@ def test_the_shipped_persona_adapter_names_its_preset_and_its_training():
         from evalkit.models.gguf import dequantized_location
 
         assert _declared_folder("smollm2-135m") == str(dequantized_location(model.resolved()["gguf"]))
+
+
+def test_finetune_names_a_packaged_gguf_base_by_its_preset(tiny_llama_dir):
+    from evalkit.finetune.basemodel import BaseModelRef
+
+    spec = resolve_model("smollm2-135m")
+    ref = BaseModelRef(label="smollm2-135m", spec=spec, source="/site/x.gguf", folder=Path("/f"), gguf="/site/x.gguf",
+                       fingerprint="f")
+    assert ref.adapter_base == "smollm2-135m"
+    local = resolve_model(str(tiny_llama_dir))
+    ref = BaseModelRef(label=local.label, spec=local, source=str(tiny_llama_dir), folder=tiny_llama_dir, gguf=None,
+                       fingerprint="f")
+    assert ref.adapter_base == str(tiny_llama_dir.resolve())  # a folder of this machine stays a path
