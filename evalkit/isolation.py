@@ -8,7 +8,9 @@ child started with multiprocessing's spawn method (a fresh interpreter, nothing 
 arguments), so every model is measured from the same empty start. The parent keeps the run: the child
 appends the stories to the run's and the cache's files (locked appends, as a resumed run does), sends
 its progress events over a queue to the parent's RunProgress, and returns the ModelRun it filled in.
-A model with nothing to generate (every story cached) runs in-process: it loads nothing.
+A model with nothing to generate (every story cached) runs in-process: it loads nothing. A GGUF base
+seen for the first time is converted beforehand in a process of its own, so the one-time conversion
+is in neither model's memory nor load time.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def run_model_isolated(c: Any, mrun: Any, suite: Any, items: Any, params: Any, r
         _run_model(c, mrun, suite, items, params, run_dir, cache, progress)
         return
     ctx = multiprocessing.get_context("spawn")
+    _convert_first(c, ctx)
     q = ctx.Queue()
     proc = ctx.Process(target=_child, name=f"evalkit-{mrun.label}", daemon=True,
                        args=(c.spec, c.key, mrun.model_dump(mode="json", by_alias=True), suite, list(items), params,
@@ -103,6 +106,33 @@ def run_model_isolated(c: Any, mrun: Any, suite: Any, items: Any, params: Any, r
             setattr(mrun, name, getattr(filled, name))
     if kind == "error":
         raise error
+
+
+def _convert_first(c: Any, ctx: Any) -> None:
+    """A GGUF base not yet converted (first run, empty cache) is converted in a process of its own:
+    neither the conversion's memory nor its time is counted as the model's, whichever model needs it."""
+    resolved = getattr(c.model, "resolved", None)
+    try:
+        gguf = resolved().get("gguf") if callable(resolved) else None
+    except Exception:
+        return  # the model's own process reports what is wrong
+    if not gguf:
+        return
+    from evalkit.models.gguf import dequantized_location
+
+    done = dequantized_location(gguf)
+    if (done / "config.json").is_file() and any(done.glob("*.safetensors")):
+        return
+    proc = ctx.Process(target=_convert, args=(gguf,), name="evalkit-gguf", daemon=True)
+    proc.start()
+    proc.join()  # a failure here is reported again, in one line, by the model's own load
+
+
+def _convert(gguf: str) -> None:
+    _die_with_parent()
+    from evalkit.models.gguf import dequantized_folder
+
+    dequantized_folder(gguf)
 
 
 def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[Any], params: Any, run_dir: str,
