@@ -80,16 +80,17 @@ def wanted_kinds(quality_metrics: Sequence[str], anchors_rule: Mapping[str, Sequ
 
 
 def score_anchors(items: Sequence[Any], pool: Sequence[Any], kinds: Sequence[str], scorers: Sequence[Any],
-                  context: Any, suite_hash: str, split: str, seed: int = ANCHOR_SEED) -> Any:
+                  context: Any, suite_hash: str, split: str, seed: int = ANCHOR_SEED, cache: Any = None) -> Any:
     """Score the references and their degenerate copies (each set in its own call, like one model's
-    stories) and return the anchors.json record: per metric the references' mean, per kind its mean."""
+    stories) and return the anchors.json record: per metric the references' mean, per kind its mean.
+    ``cache``: a score_cache.ScoreCache (or folder) the sets are scored through; None scores them all."""
     from evalkit.records import AnchorScores, MeanValue
+    from evalkit.score_cache import cached_score_stories
     from evalkit.scorers.base import StoryInput
-    from evalkit.scoring import score_stories
 
-    refs = score_stories([StoryInput.from_item(i, i.story) for i in items], scorers, context)
+    refs = cached_score_stories([StoryInput.from_item(i, i.story) for i in items], scorers, context, cache)
     built = {k: v for k, v in degenerate_stories(items, pool, seed).items() if k in kinds}
-    scored = {k: score_stories(v, scorers, context) for k, v in built.items()}
+    scored = {k: cached_score_stories(v, scorers, context, cache) for k, v in built.items()}
     metrics = sorted({name for r in refs for name in r.values} | {name for s in scorers for name in (m.name for m in s.metrics)})
     references = {}
     for metric in metrics:

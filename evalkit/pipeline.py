@@ -3,7 +3,8 @@
 A RunContext holds what every stage needs, loaded once per run: the manifest, the suite version the run
 was generated on, the scorers and one ScoringContext (so the scoring LM and the embedder load once), and
 the stage outputs already read. ``ensure_scored`` writes scores.jsonl, summary.json and anchors.json (the
-suite's reference and degenerate stories, scored with the same context); ``ensure_rated`` turns stored
+suite's reference and degenerate stories, scored with the same context), both through the score cache
+(<results>/.cache/scores), so a story or anchor scored once by a scorer version is never scored again; ``ensure_rated`` turns stored
 records into rating.json (numbers only: no scorer, no model); ``ensure_reported`` writes report.md/html.
 Each ``ensure_*`` reuses its stored output unless told to rebuild it.
 """
@@ -27,6 +28,7 @@ class RunContext:
     config_suite: Any  # the suite whose [rating] applies: that version, else the suite of that name now
     scorer_names: list[str] | None = None
     device: str | None = None
+    use_score_cache: bool = True  # False: score everything afresh (nothing read from or added to the cache)
     _scorers: list[Any] | None = field(default=None, repr=False)
     _scoring: Any = field(default=None, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -63,6 +65,18 @@ class RunContext:
 
             self._scoring = ScoringContext(suite=self.suite, device=self.device)
         return self._scoring
+
+    @property
+    def score_cache(self) -> Any:
+        """The score cache the run's stories and anchors are scored through (evalkit.score_cache), in
+        the results folder beside the generation cache: <results>/.cache/scores; None when disabled."""
+        if not self.use_score_cache:
+            return None
+        if "score_cache" not in self._cache:
+            from evalkit.score_cache import DEFAULT_SUBDIR, ScoreCache
+
+            self._cache["score_cache"] = ScoreCache(self.run_dir.parent / DEFAULT_SUBDIR)
+        return self._cache["score_cache"]
 
     def suite_problem(self) -> str:
         why = "changed since the run" if self.config_suite is not None else "was not found"
@@ -142,7 +156,9 @@ def ensure_anchors(ctx: RunContext, force: bool = False) -> Any:
     scorers = [s for s in ctx.scorers if {m.name for m in s.metrics} & set(quality)]
     ids = set(ctx.manifest.suite.item_ids)
     items = [i for i in ctx.suite.items if i.id in ids]
-    record = score_anchors(items, ctx.suite.items, kinds, scorers, ctx.scoring, ctx.suite.hash, ctx.manifest.suite.split)
+    # through the score cache: a suite version's anchors are scored once, whatever run asks for them
+    record = score_anchors(items, ctx.suite.items, kinds, scorers, ctx.scoring, ctx.suite.hash, ctx.manifest.suite.split,
+                           cache=ctx.score_cache)
     write_json(ctx.run_dir / "anchors.json", record)
     ctx._cache["anchors"] = record
     return record

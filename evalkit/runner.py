@@ -146,8 +146,11 @@ def run_compare(
     progress: RunProgress | None = None,
     score: bool = True,
     rate: bool = True,
+    isolate: bool = False,
 ) -> Path:
-    """Generate, measure, score and rate; returns the run folder."""
+    """Generate, measure, score and rate; returns the run folder. ``isolate``: each local model that
+    loads generates in a fresh child process (evalkit.isolation), so its memory figure does not depend
+    on the models before it (`evalkit compare` sets it)."""
     from evalkit.suites import default_suite_name
 
     progress = progress or RunProgress()
@@ -171,8 +174,12 @@ def run_compare(
     manifest.scorers = list(scorers) if scorers else None
     write_json(run_dir / "manifest.json", manifest)
     try:
+        if isolate:
+            from evalkit.isolation import run_model_isolated as run_model
+        else:
+            run_model = _run_model
         for c, mrun in zip(candidates, manifest.models):
-            _run_model(c, mrun, suite_obj, items, gen_params, run_dir, cache, progress)
+            run_model(c, mrun, suite_obj, items, gen_params, run_dir, cache, progress)
             mrun.training = c.model.training_record()
             write_json(run_dir / "manifest.json", manifest)
         manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one

@@ -14,15 +14,17 @@ The key of one scorer's numbers for one story is the hash of:
 
 Entries are appended to ``<cache_dir>/<scorer>.jsonl`` with ``records.append_jsonl`` (locked,
 fsync'd, one line per story), so a killed run keeps every story scored before the kill. Results
-where every metric is null (a scorer that failed, an LM that could not load) are not stored: they
-are recomputed next time. A damaged line is skipped, and its story scored again.
+where every metric is null are stored only when every note says the text itself is not scorable
+(too short, empty): a scorer that failed or an LM that could not load is retried next time. A
+damaged line is skipped, and its story scored again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import Field
@@ -74,6 +76,18 @@ def story_keys(scorer: Scorer, stories: Sequence[StoryInput], context: ScoringCo
             for s in stories]
 
 
+_TRANSIENT = re.compile(r"fail|unavailable|error|exception|could not|cannot|timed? ?out", re.IGNORECASE)
+
+
+def storable(r: StoryScores) -> bool:
+    """A result worth keeping: a number, or only "not scorable" verdicts on the text (a story too short
+    is as short next time); never a failure to run, which may not happen next time."""
+    if any(v is not None for v in r.values.values()):
+        return True
+    notes = [r.notes.get(k, "") for k in r.values]
+    return bool(notes) and all(n.startswith("not scorable") and not _TRANSIENT.search(n) for n in notes)
+
+
 class ScoreCache:
     """The entries of one cache folder, read once per scorer and kept in memory."""
 
@@ -97,37 +111,57 @@ class ScoreCache:
 
     def put(self, scorer: Scorer, identity: str, items: Sequence[tuple[str, StoryScores]]) -> None:
         fresh = [CachedScore(key=k, scorer=scorer.name, identity=identity, values=r.values, notes=r.notes)
-                 for k, r in items if any(v is not None for v in r.values.values())]
+                 for k, r in items if storable(r)]
         append_jsonl(self.path(scorer.name), fresh)
         self.entries(scorer.name).update({e.key: e for e in fresh})
 
 
 def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer], context: ScoringContext,
-                         cache_dir: str | Path | ScoreCache | None) -> list[StoryScores]:
+                         cache_dir: str | Path | ScoreCache | None,
+                         progress: Callable[[int], None] | None = None) -> list[StoryScores]:
     """``scoring.score_stories`` that scores only what the cache lacks (``cache_dir`` None: no cache).
 
-    ``stories`` are one model's stories (what corpus scorers compare a story with)."""
-    from evalkit.scoring import score_stories
+    ``stories`` are one model's stories (what corpus scorers compare a story with). ``progress(n)``
+    is told as stories are done: the cached ones at once, the rest chunk by chunk (each chunk's fresh
+    numbers stored before the next, so a killed scoring keeps them)."""
+    from evalkit import scoring
 
     if cache_dir is None:
-        return score_stories(stories, scorers, context)
+        if progress is None:
+            return scoring.score_stories(stories, scorers, context)
+        return scoring.score_stories(stories, scorers, context, progress=progress)
     cache = cache_dir if isinstance(cache_dir, ScoreCache) else ScoreCache(cache_dir)
-    merged = [StoryScores() for _ in stories]
+    plans = []  # (scorer, keys, found, missing) per scorer
     for scorer in scorers:
         keys = story_keys(scorer, stories, context)
-        found = [cache.get(scorer.name, k) for k in keys]
-        missing = {i for i, f in enumerate(found) if f is None}
-        if missing:
-            # a corpus scorer needs the whole set in one call; the others only the missing stories
-            todo = list(range(len(stories))) if scorer.corpus else sorted(missing)
-            fresh = score_stories([stories[i] for i in todo], [scorer], context)
+        found: list[StoryScores | None] = [cache.get(scorer.name, k) for k in keys]
+        plans.append((scorer, keys, found, [i for i, f in enumerate(found) if f is None]))
+    pending = sorted({i for scorer, _, _, missing in plans if not scorer.corpus for i in missing})
+    if progress is not None:
+        progress(len(stories) - len(pending))
+    size = scoring.PROGRESS_CHUNK if progress is not None else len(pending)
+    for chunk in scoring.chunks(pending, size):
+        wanted = set(chunk)
+        for scorer, keys, found, missing in plans:
+            todo = [i for i in missing if i in wanted]
+            if scorer.corpus or not todo:
+                continue
+            fresh = scoring.score_stories([stories[i] for i in todo], [scorer], context)
             for i, r in zip(todo, fresh):
                 found[i] = r
-            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in sorted(missing)])
-        for i in range(len(stories)):
-            if i not in missing:
-                scorer.derive(found[i].values, found[i].notes)
-        for dst, src in zip(merged, found):
+            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in todo])
+        if progress is not None:
+            progress(len(chunk))
+    for scorer, keys, found, missing in plans:
+        if scorer.corpus and missing:  # a corpus scorer needs the whole set in one call
+            found[:] = scoring.score_stories(stories, [scorer], context)
+            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in missing])
+    merged = [StoryScores() for _ in stories]
+    for scorer, keys, found, missing in plans:
+        fresh = set(missing)
+        for i, (dst, src) in enumerate(zip(merged, found)):
+            if i not in fresh:
+                scorer.derive(src.values, src.notes)
             dst.values.update(src.values)
             dst.notes.update(src.notes)
     return merged

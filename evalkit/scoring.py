@@ -8,7 +8,7 @@ shared by the stories in the batch), so speed can be compared with the same pair
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,22 +63,55 @@ def metric_table(scorers: Sequence[Scorer]) -> dict[str, Metric]:
     return out
 
 
-def score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer], context: ScoringContext) -> list[StoryScores]:
-    """Run every scorer over one model's stories; a scorer that fails marks its metrics not scorable."""
+PROGRESS_CHUNK = 16  # stories per scorer call when a progress bar follows the scoring
+
+
+def score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer], context: ScoringContext,
+                  progress: Callable[[int], None] | None = None) -> list[StoryScores]:
+    """Run every scorer over one model's stories; a scorer that fails marks its metrics not scorable.
+
+    ``progress(n)`` is told each time n more stories are scored: the per-story scorers then run over
+    chunks of PROGRESS_CHUNK stories (a story's number does not depend on the others, as the score
+    cache also assumes), the corpus scorers over the whole set at the end."""
+    results: dict[int, list[StoryScores]] = {}
+    if progress is None:
+        results = {n: score_one(s, stories, context) for n, s in enumerate(scorers)}
+    else:
+        per_story = [n for n, s in enumerate(scorers) if not s.corpus]
+        for chunk in chunks(range(len(stories)), PROGRESS_CHUNK):
+            part = [stories[i] for i in chunk]
+            for n in per_story:
+                results.setdefault(n, []).extend(score_one(scorers[n], part, context))
+            progress(len(chunk))
+        for n, s in enumerate(scorers):
+            if s.corpus:
+                results[n] = score_one(s, stories, context)
     merged = [StoryScores() for _ in stories]
-    for scorer in scorers:
-        try:
-            results = scorer.score(stories, context)
-            if len(results) != len(stories):
-                raise RuntimeError(f"returned {len(results)} results for {len(stories)} stories")
-        except Exception as e:  # a broken scorer must not stop the run: record why
-            reason = f"scorer {scorer.name} failed: {type(e).__name__}: {e}"[:300]
-            results = [StoryScores({m.name: None for m in scorer.metrics}, {m.name: reason for m in scorer.metrics})
-                       for _ in stories]
-        for dst, src in zip(merged, results):
-            dst.values.update({k: _clean(v) for k, v in src.values.items()})
+    for n in range(len(scorers)):  # metrics in scorer order, however they were computed
+        for dst, src in zip(merged, results.get(n, [])):
+            dst.values.update(src.values)
             dst.notes.update(src.notes)
     return merged
+
+
+def score_one(scorer: Scorer, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
+    """One scorer over stories, never raising: a failure marks its metrics not scorable, with why."""
+    if not stories:
+        return []
+    try:
+        results = scorer.score(stories, context)
+        if len(results) != len(stories):
+            raise RuntimeError(f"returned {len(results)} results for {len(stories)} stories")
+    except Exception as e:  # a broken scorer must not stop the run: record why
+        reason = f"scorer {scorer.name} failed: {type(e).__name__}: {e}"[:300]
+        return [StoryScores({m.name: None for m in scorer.metrics}, {m.name: reason for m in scorer.metrics})
+                for _ in stories]
+    return [StoryScores({k: _clean(v) for k, v in r.values.items()}, dict(r.notes)) for r in results]
+
+
+def chunks(indices: Sequence[int], size: int) -> list[list[int]]:
+    indices = list(indices)
+    return [indices[i:i + max(1, size)] for i in range(0, len(indices), max(1, size))]
 
 
 def _clean(v: Any) -> float | None:
@@ -125,6 +158,8 @@ def score_context(ctx: Any, progress: Any = None) -> tuple[dict[str, Any], list[
     """The scoring stage over a pipeline.RunContext: writes scores.jsonl and summary.json."""
     import json
 
+    from evalkit.score_cache import cached_score_stories
+
     manifest, suite = ctx.manifest, ctx.suite
     if suite is None:
         found = ctx.config_suite
@@ -141,7 +176,8 @@ def score_context(ctx: Any, progress: Any = None) -> tuple[dict[str, Any], list[
         stories = [StoryInput.from_item(suite.item(g.item_id), g.text) for g in mine]
         if progress:
             progress(mrun.label, len(stories))
-        results = score_stories(stories, scorers, ctx.scoring)
+        # through the score cache: a rerun scores only stories (or scorer versions) it has not seen
+        results = cached_score_stories(stories, scorers, ctx.scoring, ctx.score_cache)
         for g, r in zip(mine, results):
             values = {**speed_scores(g), **r.values}
             records.append(ScoreRecord(model=mrun.label, item_id=g.item_id, gen_key=g.key, scores=values, notes=r.notes))

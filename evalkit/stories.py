@@ -4,7 +4,7 @@ by validation): one JSON object a line with ``story`` and, where known, ``id``, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,16 +102,22 @@ def make_scorers(names: Sequence[str] | None) -> list[Scorer]:
 def score_file(path: str | Path, suite: Suite | None, scorers: Sequence[Scorer],
                context: ScoringContext | None = None) -> list[dict[str, Any]]:
     """Score every story of a JSONL file; one flat dict per story, in input order."""
+    return score_rows(read_stories(path, suite), scorers, context or ScoringContext(suite=suite))
+
+
+def score_rows(rows: Sequence[tuple[str, StoryInput]], scorers: Sequence[Scorer], context: ScoringContext,
+               progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Score ``read_stories`` rows (each model group together); ``progress(n)`` hears of n more done."""
     from evalkit.scoring import score_stories
 
-    rows = read_stories(path, suite)
-    context = context or ScoringContext(suite=suite)
     out: list[dict[str, Any] | None] = [None] * len(rows)
     groups: dict[str, list[int]] = {}
     for i, (group, _) in enumerate(rows):
         groups.setdefault(group, []).append(i)
     for group, idx in groups.items():
-        results = score_stories([rows[i][1] for i in idx], scorers, context)
+        stories = [rows[i][1] for i in idx]
+        results = (score_stories(stories, scorers, context) if progress is None
+                   else score_stories(stories, scorers, context, progress=progress))
         for i, r in zip(idx, results):
             line: dict[str, Any] = {"id": rows[i][1].id}
             if group:

@@ -75,3 +75,72 @@ def test_an_unrated_run_is_not_rated_by_the_report(run_builder, tmp_path: Path) 
     with pytest.raises(EvalkitError, match="not rated yet"):
         write_reports(run)
     assert not (run / "rating.json").exists()
+
+
+def test_a_rerun_of_compare_scores_nothing_it_has_scored(tiny_gpt2_dir, results_dir, monkeypatch):
+    """Issue 16: stories and anchors go through the score cache (<results>/.cache/scores), so a rerun
+    with every story cached loads no scoring LM and calls no scorer, and stores the same numbers."""
+    import evalkit.scoring
+    from evalkit.runner import run_compare
+    from evalkit.scorers import lm
+
+    loads: list[int] = []
+    real_init = lm.ScoringLM.__init__
+
+    def counting_init(self, *a, **kw):
+        loads.append(1)
+        real_init(self, *a, **kw)
+
+    calls: list[int] = []
+    real_score = evalkit.scoring.score_stories
+
+    def counting_score(stories, scorers, context, *a, **kw):
+        calls.append(len(stories))
+        return real_score(stories, scorers, context, *a, **kw)
+
+    monkeypatch.setattr(lm.ScoringLM, "__init__", counting_init)
+    monkeypatch.setattr(evalkit.scoring, "score_stories", counting_score)
+    args = dict(suite="smoke", results_dir=results_dir, scorers=["coherence", "repetition"],
+                params={"max_new_tokens": 16, "do_sample": False})
+    first = run_compare([str(tiny_gpt2_dir)], **args)
+    assert loads == [1] and calls  # the first run scored its stories and the anchors
+    assert (results_dir / ".cache" / "scores" / "coherence.jsonl").exists()
+    loads.clear(), calls.clear()
+    second = run_compare([str(tiny_gpt2_dir)], **args)
+    assert loads == [] and calls == []
+    from evalkit.scoring import SPEED_METRICS
+
+    speed = {m.name for m in SPEED_METRICS}
+
+    def numbers(run: Path) -> dict:
+        rows = [json.loads(x) for x in (run / "scores.jsonl").read_text().splitlines()]
+        return {r["item_id"]: ({k: v for k, v in r["scores"].items() if k not in speed}, r["notes"]) for r in rows}
+
+    assert numbers(first) == numbers(second)
+    a, b = (json.loads((run / "anchors.json").read_text()) for run in (first, second))
+    assert (a["references"], a["degenerate"]) == (b["references"], b["degenerate"])
+
+
+def test_rescoring_a_run_calls_no_scorer_unless_the_cache_is_off(run_builder, tmp_path: Path, monkeypatch) -> None:
+    import evalkit.scoring
+    from evalkit.scoring import score_run
+
+    run = run_builder(tmp_path)  # scored with repetition and vocabulary: the cache is filled
+    before = (run / "scores.jsonl").read_text()
+    calls: list[str] = []
+    real_score = evalkit.scoring.score_stories
+
+    def counting_score(stories, scorers, context, *a, **kw):
+        calls.extend(s.name for s in scorers)
+        return real_score(stories, scorers, context, *a, **kw)
+
+    monkeypatch.setattr(evalkit.scoring, "score_stories", counting_score)
+    (run / "anchors.json").unlink()
+    score_run(run, ["repetition", "vocabulary"])
+    assert calls == []
+    assert (run / "scores.jsonl").read_text() == before and (run / "anchors.json").exists()
+    ctx = RunContext.load(run, scorer_names=["repetition", "vocabulary"])
+    ctx.use_score_cache = False
+    ensure_scored(ctx, force=True)
+    assert {"repetition", "vocabulary"} <= set(calls)
+    assert (run / "scores.jsonl").read_text() == before

@@ -153,3 +153,28 @@ def test_derived_numbers_follow_new_weights_without_rescoring(tmp_path: Path):
     again = cached_score_stories(STORIES, [m2], ctx, tmp_path)
     assert m2.seen == []
     assert [r.values["mix"] for r in again] == [1.5 * r.values["mix"] for r in first]
+
+
+class Picky(Counting):
+    """Every metric null: 'not scorable' for a short text (kept), or an LM that did not load (retried)."""
+
+    name = "picky"
+    metrics = (Metric("m", "none"),)
+
+    def __init__(self, why: str):
+        super().__init__()
+        self.why = why
+
+    def score(self, stories, context):
+        self.seen += [s.text for s in stories]
+        return [StoryScores({"m": None}, {"m": self.why}) for _ in stories]
+
+
+def test_a_text_not_scorable_is_cached_a_scorer_that_could_not_run_is_not(tmp_path: Path):
+    for why, kept in (("not scorable: 3 word(s)", True), ("not scorable: scoring LM unavailable (OSError: x)", False)):
+        cache = tmp_path / str(kept)
+        cached_score_stories(STORIES, [Picky(why)], ScoringContext(), cache)
+        again = Picky(why)
+        out = cached_score_stories(STORIES, [again], ScoringContext(), cache)
+        assert len(again.seen) == (0 if kept else 3)
+        assert all(r.values == {"m": None} and r.notes["m"] == why for r in out)

@@ -1,7 +1,10 @@
-"""Rich progress bars for a run: one bar per model with stories done, tokens/s and ETA."""
+"""Rich progress bars: for a run, one bar per model with stories done, tokens/s and ETA; for long
+scoring (`evalkit score`, `evalkit validate`), one bar with stories done, stories/s and ETA."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from evalkit.runner import RunProgress
@@ -47,3 +50,30 @@ class RichProgress(RunProgress):
 
     def stage(self, text: str) -> None:
         self.progress.console.print(f"{text}…")
+
+
+@contextmanager
+def scoring_bar(total: int, description: str = "scoring", console: Any = None) -> Iterator[Callable[[int], None] | None]:
+    """A rich bar on stderr for long scoring (stories done, stories/s, ETA), yielding ``advance(n)``;
+    yields None (no bar, nothing written) when stderr is not a terminal: pipes, files, tests."""
+    if console is None:
+        import sys
+
+        if not sys.stderr.isatty():
+            yield None
+            return
+        from rich.console import Console
+
+        console = Console(stderr=True)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class StoriesPerSecond(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} stories/s" if speed else "- stories/s")
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), StoriesPerSecond(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

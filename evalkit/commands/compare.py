@@ -40,7 +40,7 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
         run_dir = run_compare(
             list(models), suite=suite, split=split, results_dir=results_dir, models_file=models_file,
             overrides=parse_model_options(options), params=params_from(gen), scorers=split_csv(scorers),
-            progress=progress,
+            progress=progress, isolate=True,  # each model measured in its own process: order-free memory
         )
     show_run(console, run_dir)
 

@@ -34,8 +34,10 @@ __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"
 def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None) -> None:
     """Score stories produced anywhere: one JSON object a line in, one line of scores out."""
     from evalkit.commands._common import split_csv
+    from evalkit.commands._progress import scoring_bar
     from evalkit.errors import EvalkitError
     from evalkit.records import write_text
+    from evalkit.stories import score_rows
     from evalkit.suites import default_suite_name, load_suite
 
     if output is not None and _same_file(output, stories):
@@ -45,7 +47,9 @@ def command(stories: Path, suite_name: str | None, output: Path | None, scorers:
     if suite_name is None or suite_name.lower() != "none":
         suite = load_suite(suite_name or default_suite_name())
     chosen = make_scorers(split_csv(scorers))
-    rows = score_file(stories, suite, chosen, ScoringContext(suite=suite, device=device))
+    found = read_stories(stories, suite)
+    with scoring_bar(len(found)) as advance:  # on stderr, only when it is a terminal
+        rows = score_rows(found, chosen, ScoringContext(suite=suite, device=device), advance)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if output is None:
         sys.stdout.write(text)

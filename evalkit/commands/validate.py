@@ -81,8 +81,12 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
         done[0] += n
         console.print(f"scored {system}: {n} stories ({done[0]}/{len(table.frame)})")
 
+    from evalkit.commands._progress import scoring_bar
+
     context = ScoringContext(device=device)
-    rec, scores = validate(table, chosen, context, None if no_cache else cache_dir, boot=bootstrap, cv=cv, progress=progress)
+    with scoring_bar(len(table.frame)) as advance:  # on stderr, only when it is a terminal
+        rec, scores = validate(table, chosen, context, None if no_cache else cache_dir, boot=bootstrap, cv=cv,
+                               progress=progress, advance=advance)
     write_json(out_dir / "validation.json", rec)
     per_story = table.frame[["id", "system", "group"]].join(scores)  # every story's numbers, to check or refit
     write_text(out_dir / "scores.jsonl", per_story.to_json(orient="records", lines=True, force_ascii=False))

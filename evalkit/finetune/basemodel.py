@@ -26,7 +26,14 @@ class BaseModelRef:
 
     @property
     def adapter_base(self) -> str:
-        """What a saved adapter names as its base: something `compare` resolves on this machine."""
+        """What a saved adapter names as its base: something `compare` resolves. A preset whose weights
+        come from an installed package (smollm2-135m) is named by the preset, which every install
+        resolves, not by a path into this machine's site-packages (the adapter may be shipped)."""
+        if self.spec.options.get("gguf_package") and self.spec.label == self.label:
+            from evalkit.models.registry import load_presets
+
+            if self.label in load_presets():
+                return self.label
         if self.gguf:
             return str(Path(self.gguf).resolve())
         p = Path(self.source).expanduser()

@@ -46,12 +46,18 @@ def _file_id(path: Path) -> str:
     return hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
+def dequantized_location(gguf_path: str | Path) -> Path:
+    """Where ``dequantized_folder`` puts (or has put) a GGUF file's transformers copy; converts nothing."""
+    gguf_path = Path(gguf_path)
+    return cache_root() / "gguf-hf" / f"{gguf_path.stem}-{_file_id(gguf_path)}"
+
+
 def dequantized_folder(gguf_path: str | Path) -> Path:
     """A transformers folder (config, tokenizer, fp32 safetensors) made once from a GGUF file."""
     gguf_path = Path(gguf_path)
     if not gguf_path.is_file():
         raise WeightsMissing(f"GGUF file {gguf_path} does not exist")
-    out = cache_root() / "gguf-hf" / f"{gguf_path.stem}-{_file_id(gguf_path)}"
+    out = dequantized_location(gguf_path)
     if (out / "config.json").is_file() and any(out.glob("*.safetensors")):
         return out
     import torch

@@ -475,8 +475,39 @@ def _disk_bytes(paths: list[str | None]) -> int | None:
     return total if seen else None
 
 
+def _declared_folder(declared: str | None) -> str | None:
+    """The local folder of the base an adapter names: a folder as it is; a .gguf file, or a preset (what
+    a shipped adapter names: no machine's path), as the transformers folder its weights load from."""
+    if not declared:
+        return None
+    gguf = declared if declared.lower().endswith(".gguf") and Path(declared).is_file() else None
+    if gguf is None and not Path(declared).exists():
+        from evalkit.models.registry import load_presets, spec_from_preset
+
+        presets = load_presets()
+        if declared not in presets:
+            return declared
+        spec = spec_from_preset(declared, presets[declared])
+        if spec.backend != "hf":
+            return None
+        try:
+            r = HFModel(ModelSpec(spec.label, "hf", {k: v for k, v in spec.options.items()
+                                                      if k not in ("adapter", "finetuned", "requires_adapter")})).resolved()
+        except Exception:  # its weights are not installed here: nothing to compare with
+            return None
+        gguf = r["gguf"]
+        if gguf is None:
+            return r["source"]
+    if gguf is None:
+        return declared
+    from evalkit.models.gguf import dequantized_location
+
+    return str(dequantized_location(gguf))
+
+
 def _config_mismatch(declared: str | None, base_folder: str) -> str | None:
     """Compare the architecture the adapter was trained on with the base we load, when both are local."""
+    declared = _declared_folder(declared)
     if not declared or not (Path(declared) / "config.json").is_file() or not (Path(base_folder) / "config.json").is_file():
         return None
     if Path(declared).resolve() == Path(base_folder).resolve():

@@ -127,6 +127,11 @@ def _spec_from_path(arg: str, path: Path) -> ModelSpec:
         base = read_json_object(path / "adapter_config.json").get("base_model_name_or_path")
         if not isinstance(base, str) or not base:
             raise ModelNotFound(f"{arg}: adapter_config.json does not name its base model")
+        presets = load_presets()
+        if base in presets and not Path(base).exists():  # a shipped adapter names its base by preset
+            spec = spec_from_preset(base, presets[base])
+            options = {k: v for k, v in spec.options.items() if k not in ("adapter", "finetuned")}
+            return ModelSpec(label=label, backend=spec.backend, options={**options, "adapter": str(path)})
         return ModelSpec(label=label, backend="hf", options={"source": base, "adapter": str(path)})
     if (path / "config.json").is_file():
         return ModelSpec(label=label, backend="hf", options={"source": str(path)})

@@ -197,5 +197,5 @@ class CoherenceScorer(Scorer):
         if "coherence_fluency" not in values:
             return  # not scorable: nothing was measured
         values["coherence"] = combine(values)
-        if values["coherence"] is None:
-            notes["coherence"] = "not scorable: no LM fluency"
+        if values["coherence"] is None and not notes.get("coherence", "").startswith("not scorable"):
+            notes["coherence"] = "not scorable: no LM fluency"  # keeps a stored reason (a cache hit: "0 word(s)")

@@ -17,9 +17,11 @@ LENGTH = "n_words"
 
 
 def score_ratings(ratings: Ratings, scorers: Sequence[Scorer], context: ScoringContext,
-                  cache_dir: str | Path | None, progress: Callable[[str, int], None] | None = None):
+                  cache_dir: str | Path | None, progress: Callable[[str, int], None] | None = None,
+                  advance: Callable[[int], None] | None = None):
     """One column per metric, aligned with ``ratings.frame`` (plus n_words). Each system's stories are
-    scored together: corpus scorers compare a story with the other stories of its system."""
+    scored together: corpus scorers compare a story with the other stories of its system. ``progress``
+    hears of each system done, ``advance(n)`` of n more stories done (a progress bar)."""
     import numpy as np
     import pandas as pd
 
@@ -32,7 +34,7 @@ def score_ratings(ratings: Ratings, scorers: Sequence[Scorer], context: ScoringC
     for system, idx in frame.groupby("system", sort=True).indices.items():
         rows = frame.iloc[idx]
         stories = [StoryInput(text=r.story, id=str(r.id), prompt=r.prompt or "") for r in rows.itertuples()]
-        results = cached_score_stories(stories, scorers, context, cache)
+        results = cached_score_stories(stories, scorers, context, cache, progress=advance)
         for i, r in zip(idx, results):
             for k, v in r.values.items():
                 columns.setdefault(k, np.full(len(frame), np.nan))[i] = np.nan if v is None else v
@@ -114,10 +116,11 @@ def measure(ratings: Ratings, scores, directions: dict[str, str], boot: int = BO
 
 
 def validate(ratings: Ratings, scorers: Sequence[Scorer], context: ScoringContext, cache_dir: str | Path | None,
-             boot: int = BOOTSTRAP, seed: int = SEED, cv: int | None = None, progress=None) -> tuple[ValidationRecord, Any]:
+             boot: int = BOOTSTRAP, seed: int = SEED, cv: int | None = None, progress=None,
+             advance: Callable[[int], None] | None = None) -> tuple[ValidationRecord, Any]:
     """Score and measure; returns the record and the per-story scores (a DataFrame)."""
     t = time.perf_counter()
-    scores = score_ratings(ratings, scorers, context, cache_dir, progress)
+    scores = score_ratings(ratings, scorers, context, cache_dir, progress, advance)
     scoring_s = time.perf_counter() - t
     directions = {m.name: m.direction for s in scorers for m in s.metrics}
     directions[LENGTH] = "none"
