@@ -113,6 +113,7 @@ class CoherenceScorer(Scorer):
     version = "2"  # the measured parts; the weights live in PARTS and are applied by derive (no rescoring)
     fitted_on = "hanna_dev.csv"
     derived = ("coherence",)
+    uses_lm = True  # the run picks a scoring LM no candidate is built on (pipeline.RunContext.scoring)
 
     def cache_identity(self, context: ScoringContext) -> str:
         from evalkit.scorers.lm import lm_identity
