@@ -1,4 +1,4 @@
-"""Coherence: would a reader find that the sentences follow from one another and stay on the prompt?
+"""Coherence: would a reader find that the sentences follow from one another and stay on the prompt (higher = better)?
 
 The number (0-1, higher is more coherent; 0.5 = an average HANNA machine story) is a ridge
 combination of measured parts, fitted to HANNA's human Coherence ratings with the penalty chosen by
