@@ -248,7 +248,7 @@ def write_docs(path: Path, rec: ValidationRecord, scorers: list[Any], context: A
     specs = [f"{type(s).__module__}:{type(s).__name__}" for s in scorers]  # MODULE:CLASS loads any scorer
     stored = {"validation": rec.model_dump(mode="json", by_alias=True), "scorers": specs,
               "checks": {**res, "dose": _dose_to_json(res.get("dose") or {})}, "genre": genre}
-    write_text(stored_path(path), json.dumps(stored, indent=1, ensure_ascii=False, default=_plain) + "\n")
+    write_text(stored_path(path), json.dumps(stored, separators=(",", ":"), ensure_ascii=False, default=_plain) + "\n")
     write_text(path, render_stored(stored_path(path)))  # rendered from the file, exactly as the test re-renders it
 
 
