@@ -162,9 +162,10 @@ def weights_fingerprint(path: str | Path) -> str | None:
 
 
 def candidate_weights(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """(path, what) for the local weights a run's candidate (a ModelRun.spec) generates with: its base
-    (a folder, a .gguf, a hub model's cached snapshot, a packaged GGUF) and a fine-tuned checkpoint.
-    A remote model has none: it cannot be compared, so it is never taken for the scoring LM."""
+    """(path, what) for the local weights a run's candidate (a ModelRun.spec) generates with, resolved as
+    the backend resolves them (a folder, a .gguf, a hub model's cached snapshot, a packaged GGUF; its
+    ``finetuned`` checkpoint when there is one). With an adapter it is the adapter's base: a LoRA on the
+    scoring LM is still mostly that LM. A remote model has none: it cannot be compared."""
     if spec.get("backend", "hf") != "hf":
         return []
     from evalkit.errors import EvalkitError
@@ -234,8 +235,9 @@ def choose_scoring_lm(candidates: Sequence[tuple[str, dict[str, Any]]], lm_optio
     graded = [c.rsplit(" (", 1)[0] for c in taken.get(fp, [])]
     warning = None
     if graded:
-        warning = (f"coherence is scored by {path.name}, the model of candidate {', '.join(graded)}: its coherence is "
-                   "graded by its own model (every scoring LM available is a candidate's; name another in suite.toml [scoring.lm] alternatives)")
+        warning = (f"coherence is scored by {path.name}, the model of candidate {', '.join(graded)}: its coherence "
+                   "is graded by its own model (every scoring LM available is a candidate's; name another in "
+                   "suite.toml [scoring.lm] alternatives)")
     # the default LM keeps no path, so its coherence cache key stays the one runs have always had
     lm_opts = {k: v for k, v in opts.items() if k != "path"} if choice == DEFAULT_LM else {**opts, "path": str(path)}
     name = "SmolLM2-135M-Instruct" if choice == DEFAULT_LM else path.name
