@@ -29,13 +29,15 @@ class RunContext:
     scorer_names: list[str] | None = None
     device: str | None = None
     use_score_cache: bool = True  # False: score everything afresh (nothing read from or added to the cache)
+    scoring_options: dict[str, Any] | None = None  # ScoringContext options (lm.path, lm.alternatives, ...)
     _scorers: list[Any] | None = field(default=None, repr=False)
     _scoring: Any = field(default=None, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, run_dir: str | Path, manifest: Manifest | None = None, suite: Any = None,
-             scorer_names: Sequence[str] | None = None, device: str | None = None) -> RunContext:
+             scorer_names: Sequence[str] | None = None, device: str | None = None,
+             scoring_options: dict[str, Any] | None = None) -> RunContext:
         """The context of a run folder; pass what the caller already holds (the runner holds both)."""
         from evalkit.records import load_manifest
         from evalkit.suites import find_run_suite
@@ -47,7 +49,7 @@ class RunContext:
         else:
             exact, found = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
         names = list(scorer_names) if scorer_names else manifest.scorers
-        return cls(run_dir, manifest, exact, found, names, device)
+        return cls(run_dir, manifest, exact, found, names, device, scoring_options)
 
     @property
     def scorers(self) -> list[Any]:
@@ -63,7 +65,13 @@ class RunContext:
         if self._scoring is None:
             from evalkit.scorers.base import ScoringContext
 
-            self._scoring = ScoringContext(suite=self.suite, device=self.device)
+            options = dict(self.scoring_options or {})
+            suite_lm = ((self.suite.config.get("scoring") or {}).get("lm") if self.suite is not None else None)
+            if "lm" not in options and isinstance(suite_lm, dict):  # suite.toml [scoring.lm] path / alternatives
+                options["lm"] = dict(suite_lm)
+            if any(getattr(s, "uses_lm", False) for s in self.scorers):
+                options["lm"] = self._choose_lm(options.get("lm"))
+            self._scoring = ScoringContext(suite=self.suite, device=self.device, options=options)
         return self._scoring
 
     @property
@@ -77,6 +85,26 @@ class RunContext:
 
             self._cache["score_cache"] = ScoreCache(self.run_dir.parent / DEFAULT_SUBDIR)
         return self._cache["score_cache"]
+
+    def _choose_lm(self, lm: dict[str, Any] | None) -> dict[str, Any]:
+        """A scorer must not grade its own model's text: the scoring LM is one no candidate is built on
+        (or, when none is left, the run says so). The manifest records which LM scored."""
+        import sys
+
+        from evalkit.records import write_json
+        from evalkit.scorers.lm import choose_scoring_lm
+
+        try:
+            info, chosen = choose_scoring_lm([(m.label, m.spec) for m in self.manifest.models], lm)
+        except EvalkitError as e:  # coherence then marks its stories not scorable, with the reason
+            sys.stderr.write(f"warning: {e}\n")
+            return {k: v for k, v in (lm or {}).items() if k != "alternatives"}
+        if info.warning:
+            sys.stderr.write(f"warning: {info.warning}\n")
+        if self.manifest.scoring_lm != info:
+            self.manifest.scoring_lm = info
+            write_json(self.run_dir / "manifest.json", self.manifest)
+        return chosen
 
     def suite_problem(self) -> str:
         why = "changed since the run" if self.config_suite is not None else "was not found"

@@ -282,6 +282,8 @@ class Manifest(Record):
     pid: int | None = None
     host: str | None = None
     scorers: list[str] | None = Field(None, description="the scorers the run asked for (None: every installed one)")
+    scoring_lm: ScoringLMInfo | None = Field(None, description="the LM that scored coherence (None: not scored yet, "
+                                             "or no scorer used an LM)")
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 
@@ -296,6 +298,22 @@ class CachedModel(Record):
     memory: MemoryReading | None = None
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+
+class ScoringLMInfo(WrittenRecord):
+    """Which language model scored coherence in a run, and whether a candidate was graded by its own weights."""
+
+    name: str = Field(description="the scoring LM, in words (its file or folder name)")
+    identity: str = Field(description="lm_identity of the scoring context: part of the coherence score-cache key")
+    fingerprint: str | None = Field(description="sha256 of samples of its weight files: equal weights, equal fingerprint")
+    self_graded: list[str] = Field(default_factory=list, description="candidate labels built on the scoring LM's weights "
+                                   "(their coherence is graded by their own model); empty unless no other LM was available")
+    passed_over: list[str] = Field(default_factory=list, description="scoring LMs not used, each with why (a candidate's "
+                                   "weights, not installed)")
+    warning: str | None = Field(None, description="shown in the run and the report when a candidate grades itself")
+
+
+Manifest.model_rebuild()  # its scoring_lm field names ScoringLMInfo, defined after it
 
 
 class MeanValue(WrittenRecord):

@@ -159,7 +159,15 @@ def provenance(data: ReportData) -> str:
     m = data.manifest
     return (f"Weights (Overall Quality): {w} · Device: {r.get('device') or 'unknown'} · "
             f"Suite: {r.get('suite')} (split {r.get('split')}, {len(m.suite.item_ids)} stories, hash {m.suite.hash}) · "
-            f"Run: {data.run_id} (evalkit {m.evalkit_version}) · Winners: {boot}")
+            f"Run: {data.run_id} (evalkit {m.evalkit_version}) · Winners: {boot}" + scoring_lm_text(m))
+
+
+def scoring_lm_text(manifest: Any) -> str:
+    """Which LM scored coherence, and the warning when a candidate was graded by its own model."""
+    info = getattr(manifest, "scoring_lm", None)
+    if info is None:
+        return ""
+    return f" · Coherence LM: {info.name}" + (f" · WARNING: {info.warning}" if info.warning else "")
 
 
 def weights_text(rating: dict[str, Any]) -> str:

@@ -1,4 +1,7 @@
-"""Character consistency: are the requested characters named, and still there after the first third?
+"""Character consistency: the share of requested characters still there after the first third (higher = better).
+
+Are the requested characters named, and still there after the first third? (HANNA asks for no
+characters, so docs/metrics.md has no agreement with people for it.)
 
 A character counts as named when its full name, or any part of it that is not a title ("Grandma",
 "Captain", "the"...), appears as a whole word (case-insensitive). Both metrics are shares of the

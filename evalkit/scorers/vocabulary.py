@@ -1,4 +1,7 @@
-"""Vocabulary richness: MTLD, MATTR (window 50) and HD-D (42 draws), via lexicalrichness.
+"""Vocabulary richness: how many different words the story uses before it repeats itself (MTLD; higher = richer).
+
+MTLD, MATTR (window 50) and HD-D (42 draws), via lexicalrichness; docs/metrics.md reports MTLD's agreement
+with people's Complexity ratings on HANNA.
 
 lexicalrichness raises when a text is shorter than the MATTR window or the HD-D draws. Short stories
 are still scored, explicitly: the window (draws) shrinks to the story's length, which makes MATTR and

@@ -57,10 +57,19 @@ def roc_shuffle(d: Path, n_pairs: int, scorers: Sequence[Any], context: Any, cac
     from evalkit.score_cache import cached_score_stories
     from evalkit.scorers.base import StoryInput
 
+    from evalkit.score_cache import ScoreCache
+
     pairs = roc_pairs(d)[:n_pairs]
-    orig = cached_score_stories([StoryInput(" ".join(p["original"]), id=str(p["id"])) for p in pairs], scorers, context, cache_dir)
-    shuf = cached_score_stories([StoryInput(" ".join(p["shuffled"]), id=str(p["id"])) for p in pairs], scorers, context, cache_dir)
+    cache = ScoreCache(cache_dir) if cache_dir is not None else None
+    orig, shuf = [], []
+    for i in range(0, len(pairs), ROC_CHUNK):  # per chunk: a killed run keeps what it scored (not corpus scorers)
+        chunk = pairs[i:i + ROC_CHUNK]
+        orig += cached_score_stories([StoryInput(" ".join(p["original"]), id=str(p["id"])) for p in chunk], scorers, context, cache)
+        shuf += cached_score_stories([StoryInput(" ".join(p["shuffled"]), id=str(p["id"])) for p in chunk], scorers, context, cache)
     return shuffle_accuracy([r.values for r in orig], [r.values for r in shuf], metrics)
+
+
+ROC_CHUNK = 100
 
 
 # ---------- ROC shuffle test ----------

@@ -50,20 +50,31 @@ def headline(rec: ValidationRecord, scorer: str, criterion: str) -> tuple[Metric
     return r, ("in-sample: its weights were fitted on this file" if r is not None and r.in_sample else "as shipped")
 
 
+def meaning(scorer: Any) -> str:
+    """The first line of the scorer's module docstring: what its number means to a reader."""
+    doc = (sys.modules[type(scorer).__module__].__doc__ or "").strip().splitlines()
+    return doc[0].strip() if doc else scorer.name
+
+
+def _agree(r: MetricResult | None, crit: str, label: str) -> str | None:
+    if r is None or r.machine.pooled_tau.value is None:
+        return None
+    return (f"{label}: pooled τ {fmt(r.machine.pooled_tau, False)}, system τ {fmt(r.machine.system_tau, False)} "
+            f"(people's {crit})")
+
+
 def _scorer_lines(rec: ValidationRecord, scorers: list[Any]) -> list[str]:
     out = []
     for s in scorers:
-        doc = (sys.modules[type(s).__module__].__doc__ or "").strip().splitlines()
-        first = doc[0] if doc else s.name
         metric, crit = HEADLINES.get(s.name, (s.metrics[0].name, "Coherence"))
         r = find(rec, metric, crit)
         direction = next((m.direction for m in s.metrics if m.name == metric), "none")
-        if r is None or r.machine.pooled_tau.value is None:
-            agree = "no human rating in this file to compare with"
-        else:
-            agree = (f"against people's {crit}: pooled τ {fmt(r.machine.pooled_tau, False)}, system τ "
-                     f"{fmt(r.machine.system_tau, False)}" + (" (in-sample)" if r.in_sample else ""))
-        out.append(f"| {md_escape(s.name)} | {md_escape(first)} | `{metric}`: {direction} is better | {agree} |")
+        parts = [_agree(find(rec, f"cv:{s.name}:{crit}", crit), crit, "cross-validated fit of its parts"),
+                 _agree(r, crit, "as shipped, in-sample" if r is not None and r.in_sample else "as shipped")]
+        agree = "; ".join(p for p in parts if p) or "no human rating in this file to compare with"
+        better = {"higher": "higher is better", "lower": "lower is better", "target": "closest to the target band is best"}
+        out.append(f"| {md_escape(s.name)} | {md_escape(meaning(s))} | `{metric}`: {better.get(direction, direction)} | "
+                   f"{agree} |")
     return out
 
 
@@ -208,9 +219,65 @@ def run_checks(context: Any, cache_dir: Any, roc_pairs: int, per_corpus: int = 1
     return res
 
 
+def _dose_to_json(dose: dict) -> list:
+    return [[m, corpus, mode, v] for m, by in dose.items() for (corpus, mode), v in by.items()]
+
+
+def _dose_from_json(rows: list) -> dict:
+    out: dict = {}
+    for m, corpus, mode, v in rows:
+        out.setdefault(m, {})[(corpus, mode)] = v
+    return out
+
+
+def stored_path(md_path: Path) -> Path:
+    """docs/metrics.md's inputs, stored next to it: docs/metrics.json."""
+    return Path(md_path).with_suffix(".json")
+
+
 def write_docs(path: Path, rec: ValidationRecord, scorers: list[Any], context: Any, cache_dir: Any,
                roc_pairs: int = 1000) -> None:
+    """Run the rating-free checks, then write the Markdown and, next to it, every number it was rendered
+    from (``stored_path``): ``render_stored`` rebuilds the same Markdown from that file alone."""
+    import json
+
     from evalkit.records import write_text
 
     res = run_checks(context, cache_dir, roc_pairs)
-    write_text(path, render(rec, scorers, res, _genre_section(context)))
+    genre = _genre_section(context)
+    specs = [f"{type(s).__module__}:{type(s).__name__}" for s in scorers]  # MODULE:CLASS loads any scorer
+    stored = {"validation": rec.model_dump(mode="json", by_alias=True), "scorers": specs,
+              "checks": {**res, "dose": _dose_to_json(res.get("dose") or {})}, "genre": genre}
+    write_text(stored_path(path), json.dumps(stored, separators=(",", ":"), ensure_ascii=False, default=_plain) + "\n")
+    write_text(path, render_stored(stored_path(path)))  # rendered from the file, exactly as the test re-renders it
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars as Python numbers (ints stay ints)."""
+    return v.item() if hasattr(v, "item") else str(v)
+
+
+def render_stored(json_path: Path) -> str:
+    """docs/metrics.md from its stored inputs and the scorers' code as it is now (their docstrings):
+    a test compares it with docs/metrics.md, so the file never drifts from its generator."""
+    import json
+
+    from evalkit.commands.validate import load_scorer_specs
+
+    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    rec = ValidationRecord.model_validate(data["validation"])
+    checks_res = {**data["checks"], "dose": _dose_from_json(data["checks"].get("dose") or [])}
+    if not checks_res["dose"]:
+        checks_res.pop("dose")
+    # The genre section has its own generator (scripts/genre_eval.py refits it): rendered live, so a
+    # genre refit never leaves this file behind; the stored copy serves when that code is absent.
+    genre = _genre_section(None) or data.get("genre")
+    return render(rec, load_scorer_specs(data["scorers"]), checks_res, genre)
+
+
+if __name__ == "__main__":  # re-render docs/metrics.md from its stored figures (after a docstring change)
+    from evalkit.records import write_text
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/metrics.md")
+    write_text(target, render_stored(stored_path(target)))
+    print(f"wrote {target} from {stored_path(target)}")

@@ -55,7 +55,9 @@ def _fit_sets(scorers: Sequence[Scorer], scores) -> dict[str, list[str]]:
         if len(names) >= 2:
             sets[s.name] = names
     if len(sets) > 1 or not sets:
-        every = [c for c in usable if c != LENGTH]
+        # shipped mixes stay out here too: their weights may have been fitted on this very file (a leak)
+        mixes = {d for s in scorers for d in getattr(s, "derived", ())}
+        every = [c for c in usable if c != LENGTH and c not in mixes]
         if len(every) >= 2:
             sets["all"] = every
     return sets

@@ -57,3 +57,23 @@ def test_fit_mask_fits_on_machine_stories_but_predicts_all():
     assert np.all(np.isfinite(pred)) and np.abs(pred).max() < 50
     alpha, w, mean, sd = fit_ridge(X, y, groups, 5)
     assert w[0] > 0 > w[1] and abs(w[2]) < abs(w[1]) and alpha in (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def test_the_all_combination_never_fits_on_a_shipped_mix():
+    """A scorer's derived mix (weights possibly fitted on the very file) would leak into cv:all."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from evalkit.scorers.base import Metric
+    from evalkit.validate.pipeline import LENGTH, _fit_sets
+
+    rng = np.random.default_rng(0)
+    cols = ["mix", "part_a", "part_b", "other_a", "other_b", LENGTH]
+    scores = pd.DataFrame(rng.normal(size=(40, len(cols))), columns=cols)
+    first = SimpleNamespace(name="mix", derived=("mix",), metrics=[Metric(n, "higher") for n in ("mix", "part_a", "part_b")])
+    second = SimpleNamespace(name="other", metrics=[Metric(n, "higher") for n in ("other_a", "other_b")])
+    sets = _fit_sets([first, second], scores)
+    assert sets["mix"] == ["part_a", "part_b"] and sets["other"] == ["other_a", "other_b"]
+    assert sets["all"] == ["part_a", "part_b", "other_a", "other_b"]  # no mix, no length

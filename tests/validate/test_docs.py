@@ -36,3 +36,35 @@ def test_docs_headline_is_cross_validated_and_in_sample_is_labelled(tmp_path: Pa
     assert "Not measured by this generator" in md  # no genre section provided
     genre = render(rec, [scorer], {}, "## Genre adherence\n\nfrom the genre code\n")
     assert "from the genre code" in genre
+
+
+def test_stored_inputs_render_the_same_docs(tmp_path: Path, monkeypatch):
+    """write_docs stores every number next to the Markdown; render_stored rebuilds the same file from it."""
+    import evalkit.validate.docs as docs
+
+    table = load_ratings(write_ratings(tmp_path / "ratings.csv"))
+    scorer = PlantedCoherence()
+    rec, _ = validate(table, [scorer], ScoringContext(), None, boot=50, cv=4)
+    checks = {"roc": {"coherence": {"n": 10, "accuracy": 0.9, "lo": 0.6, "hi": 0.98, "ties": 0}},
+              "dose": {"seq_rep_4": {("Aesop", "tail"): {"story_spearman": 0.99, "corpus_spearman": 1.0,
+                                                         "means": [0.0, 0.2]}}}}
+    monkeypatch.setattr(docs, "run_checks", lambda *a, **k: checks)
+    monkeypatch.setattr(docs, "_genre_section", lambda context: None)
+    out = tmp_path / "metrics.md"
+    docs.write_docs(out, rec, [scorer], ScoringContext(), None)
+    md = out.read_text(encoding="utf-8")
+    assert md == docs.render(rec, [scorer], checks, None)  # nothing lost on the way through the file
+    assert docs.render_stored(docs.stored_path(out)) == md
+    assert "| seq_rep_4 | Aesop | tail | 0.990 |" in md and "90.0%" in md
+
+
+def test_docs_metrics_md_is_what_the_generator_writes():
+    """docs/metrics.md is render_stored(docs/metrics.json): a hand edit, a changed scorer docstring or a
+    changed generator without `evalkit validate ... --docs docs/metrics.md` fails here."""
+    from evalkit.validate.docs import render_stored
+
+    repo = Path(__file__).resolve().parents[2]
+    md = (repo / "docs" / "metrics.md").read_text(encoding="utf-8")
+    assert render_stored(repo / "docs" / "metrics.json") == md, (
+        "docs/metrics.md is stale: regenerate it with `evalkit validate ../shared/validation/hanna_dev.csv --cv 5 "
+        "--docs docs/metrics.md` (or re-render the stored figures: python -m evalkit.validate.docs)")
