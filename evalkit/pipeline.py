@@ -49,7 +49,7 @@ class RunContext:
         else:
             exact, found = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
         names = list(scorer_names) if scorer_names else manifest.scorers
-        return cls(run_dir, manifest, exact, found, names, device, scoring_options)
+        return cls(run_dir, manifest, exact, found, names, device, scoring_options=scoring_options)
 
     @property
     def scorers(self) -> list[Any]:
