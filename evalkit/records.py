@@ -302,7 +302,7 @@ class RatingComparison(WrittenRecord):
     significant: bool = Field(description="the CI excludes 0 (or the margin rule holds for single values)")
     better: str | None = Field(description="the better model when significant")
     n: int = Field(description="paired items, the clusters (1 for single measurements)")
-    _omit_if_none = ("p", "p_holm", "se", "mde", "n_samples", "items_to_resolve", "samples_to_resolve")
+    _omit_if_none = ("p", "p_holm", "se", "mde", "n_samples", "items_to_resolve", "samples_to_resolve", "unit")
     p: Number | None = Field(None, description="two-sided cluster-bootstrap p-value (None: one value each)")
     p_holm: Number | None = Field(None, description="Holm-adjusted p over the row's pairs (more than two models)")
     se: Number | None = Field(None, description="bootstrap standard error of diff")
@@ -310,6 +310,7 @@ class RatingComparison(WrittenRecord):
     n_samples: Number | None = Field(None, description="mean stories per item behind each item's mean")
     items_to_resolve: int | None = Field(None, description="items that would resolve |diff| (a tie only)")
     samples_to_resolve: int | None = Field(None, description="samples per item that would resolve |diff| (a tie only)")
+    unit: str | None = Field(None, description="the unit of diff when it is not the row's (★: calibrated stars)")
 
 
 class RatingCheck(WrittenRecord):
