@@ -52,3 +52,29 @@ def test_bad_samples_exit_2_with_one_line(tmp_path):
                             "--results-dir", str(tmp_path / "r")], capture_output=True, text=True)
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "--samples" in p.stderr, (bad, p.stderr)
         assert not (tmp_path / "r").exists()
+
+
+def test_suite_generation_samples_is_checked_and_used(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    from evalkit.errors import EvalkitError
+    from evalkit.suites import load_suite
+
+    smoke = Path(__file__).resolve().parent.parent / "suites" / "smoke"
+    for value, ok in (("0", False), ('"two"', False), ("3", True)):
+        suite = tmp_path / f"s{value.strip(chr(34))}"
+        shutil.copytree(smoke, suite)
+        toml = (suite / "suite.toml").read_text(encoding="utf-8").replace("[generation]", f"[generation]\nsamples = {value}", 1)
+        (suite / "suite.toml").write_text(toml, encoding="utf-8")
+        if ok:
+            s = load_suite(suite)
+            assert s.generation["samples"] == 3
+            from evalkit.runner import _params
+
+            assert "samples" not in _params(s, None).model_dump()  # not a sampler setting: cache keys unchanged
+        else:
+            with pytest.raises(EvalkitError, match=r"\[generation\] samples must be a whole number >= 1"):
+                load_suite(suite)
