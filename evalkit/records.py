@@ -326,7 +326,7 @@ class RatingCheck(WrittenRecord):
 
 
 class RatingRow(WrittenRecord):
-    _omit_if_none = ("note", "stars_from", "check", "test", "mde")
+    _omit_if_none = ("note", "stars_from", "check", "test", "mde", "per_item")
 
     row: str = Field(description="the seed's row name")
     kind: str = Field(description="quality, training, speed, memory or overall")
@@ -344,6 +344,9 @@ class RatingRow(WrittenRecord):
     check: RatingCheck | None = Field(None, description="references vs degenerate copies (quality rows)")
     test: str | None = Field(None, description="the winner test in words: detectable difference, or why a tie")
     mde: Number | None = Field(None, description="the row's detectable difference (the largest over its pairs)")
+    per_item: dict[str, dict[str, list[Number | None]]] | None = Field(
+        None, description="Overall Quality only: model -> item -> each sample's stars, so the leaderboard can "
+                          "test a change against an earlier run with the same clustered test")
 
 
 class RatingAnchor(WrittenRecord):
@@ -491,6 +494,10 @@ class LeaderboardEntry(WrittenRecord):
     overall_delta: Number | None = Field(description="change against the model's previous run")
     previous_run: str | None = Field(description="that previous run")
     cells: dict[str, LeaderboardCell] = Field(description="row -> cell")
+    _omit_if_none = ("delta_significant", "delta_mde")
+    delta_significant: bool | None = Field(None, description="the change is significant (cluster bootstrap over the "
+                                           "items both runs share; None: not testable)")
+    delta_mde: Number | None = Field(None, description="the smallest change that test could see (80% power)")
 
 
 class LeaderboardGroup(WrittenRecord):

@@ -126,3 +126,26 @@ def test_genre_stars_follow_the_calibrated_probability() -> None:
     assert genre_stars(0.25, 5) <= 2.0  # "can't tell" is never five stars
     assert genre_stars(0.55, 5) == pytest.approx(3.0)
     assert genre_stars(None, 5) is None and genre_stars(0.5, 1) is None
+
+
+def test_leaderboard_tests_a_change_with_the_same_clustered_test(run_builder, tmp_path: Path) -> None:
+    """Two runs of the same labels: the second swaps who loops, so parrot's Overall rises for real and
+    storyteller's falls; both changes are tested with evalkit.power.clustered_test over the shared items."""
+    import shutil
+
+    from evalkit.leaderboard import build
+    from evalkit.pipeline import rate_run
+    from evalkit.report.leaderboard import render
+
+    first = run_builder(tmp_path / "a", run_id="20250101-000000-lb0001")
+    second = run_builder(tmp_path / "b", labels=("parrot", "storyteller"), run_id="20250102-000000-lb0002")
+    results = first.parent
+    shutil.copytree(second, results / second.name)
+    for run in (first, results / second.name):
+        rate_run(run)
+    lb = build(results, all_runs=True)
+    latest = {e.model: e for e in lb.groups[0].entries if e.run_id == second.name}
+    assert latest["parrot"].delta > 0 and latest["parrot"].delta_significant is True
+    assert latest["storyteller"].delta < 0 and latest["storyteller"].delta_significant is True
+    assert latest["parrot"].delta_mde is not None and latest["parrot"].delta_mde < latest["parrot"].delta
+    assert '"delta_significant": true' in render(lb, "json")

@@ -293,6 +293,7 @@ def _overall_row(inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
         cell.update(score=cell["value"], stars=stars(cell["value"]),
                     note=None if cell["value"] is not None else "no quality row has stars")
         out["models"][m] = cell
+    out["per_item"] = {m: {i: list(v) for i, v in series[m].items()} for m in inp.models}
     if any(c["value"] is None for c in out["models"].values()):
         return _finish(out, None, [], [], [])
     return _finish(out, *_pairwise(inp, series, "higher", cfg), scale=1.0)

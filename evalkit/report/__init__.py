@@ -240,6 +240,6 @@ def calibration_notes(rating: dict[str, Any]) -> list[str]:
     seen = []
     for about in (rating.get("calibrations") or {}).values():
         note = about.get("note")
-        if note and note not in seen:
+        if note and about.get("data") and note not in seen:  # fitted calibrations (the genre formula has no data)
             seen.append(str(note))
     return seen

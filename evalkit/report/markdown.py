@@ -105,11 +105,6 @@ def _anchor_section(data: ReportData) -> list[str]:
              "shuffled, off-genre, copied) is 1 star, linear in between and clipped. A row whose reference stories do "
              "not beat their degenerate copies (paired test over the items) is not informative on this suite: no stars, "
              "no winner. Overall Quality is the weighted mean, story by story, of the quality rows' stars.", ""]
-    lines += _table(["Row", "Metric", "Stars from", "References vs degenerate copies"],
-                    [[md_escape(a), md_escape(b), md_escape(c), md_escape(d)] for a, b, c, d in stars_source_rows(r)])
-    lines.append("")
-    for note in calibration_notes(r):
-        lines += [f"Calibration data: {md_escape(note)}", ""]
     rows = []
     for row in r.get("rows", []):
         if row.get("kind") != "quality":
@@ -130,6 +125,12 @@ def _anchor_section(data: ReportData) -> list[str]:
                                                                  for i, c in enumerate(cuts))]
                          for name, metric, cuts in cuts])
         lines.append("")
+    lines += ["## Where each quality row's stars come from", ""]
+    lines += _table(["Row", "Metric", "Stars from", "References vs degenerate copies"],
+                    [[md_escape(a), md_escape(b), md_escape(c), md_escape(d)] for a, b, c, d in stars_source_rows(r)])
+    lines.append("")
+    for note in calibration_notes(r):
+        lines += [f"Calibration data: {md_escape(note)}", ""]
     return lines
 
 

@@ -59,6 +59,9 @@ def test_report_md_rebuilds_the_seed_table_with_numbers_and_provenance(scored_ru
     assert "Suite: smoke" in prov and "split test, 5 stories" in prov
     anchors = {r[0]: r for r in _table(md, "How stars are given")}
     assert anchors["Vocabulary Richness"][5] == "5" and anchors["Vocabulary Richness"][4].startswith("looped")
+    source = {r[0]: r for r in _table(md, "Where each quality row's stars come from")}
+    assert source["Vocabulary Richness"][2].startswith("calibrated on people's ratings")
+    assert source["Story Coherence"][2].startswith("suite anchors") and source["Story Coherence"][3].startswith("references beat")
     assert "(no training record)" in md.split("## Notes", 1)[1].replace("\\(", "(").replace("\\)", ")")
 
 
