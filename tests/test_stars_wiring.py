@@ -149,3 +149,17 @@ def test_leaderboard_tests_a_change_with_the_same_clustered_test(run_builder, tm
     assert latest["storyteller"].delta < 0 and latest["storyteller"].delta_significant is True
     assert latest["parrot"].delta_mde is not None and latest["parrot"].delta_mde < latest["parrot"].delta
     assert '"delta_significant": true' in render(lb, "json")
+
+
+def test_evalkit_score_writes_calibrated_stars_per_story(tmp_path: Path) -> None:
+    from evalkit.stories import make_scorers, score_file
+
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps({"id": "fox", "story": "A small fox found a lantern in the woods. It glowed and "
+                                                      "showed her the long way home past the sleeping hills."}) + "\n"
+                    + json.dumps({"id": "loop", "story": "The cat sat. " * 12}) + "\n", encoding="utf-8")
+    rows = {r["id"]: r for r in score_file(path, None, make_scorers(["vocabulary"]))}
+    cal = load_calibration("hanna-mtld")
+    for r in rows.values():
+        assert r["mtld_stars"] == pytest.approx(cal.stars([r["mtld"]])[0])
+    assert rows["fox"]["mtld_stars"] > rows["loop"]["mtld_stars"]
