@@ -163,3 +163,13 @@ def test_evalkit_score_writes_calibrated_stars_per_story(tmp_path: Path) -> None
     for r in rows.values():
         assert r["mtld_stars"] == pytest.approx(cal.stars([r["mtld"]])[0])
     assert rows["fox"]["mtld_stars"] > rows["loop"]["mtld_stars"]
+
+
+def test_samples_each_timed_as_one_batch_are_one_reading_not_a_test() -> None:
+    """Every item's samples came from the same batches (one per sample): item means are all equal, so a
+    clustered test would see no spread; the margin rule decides instead."""
+    items = [f"i{n}" for n in range(6)]
+    per = {"A": {i: [{"seconds_per_story": s} for s in (10.0, 11.0, 9.5)] for i in items},
+           "B": {i: [{"seconds_per_story": s} for s in (20.0, 21.0, 22.0)] for i in items}}
+    row = _row(rate(RatingInput(["A", "B"], items, per, {}, {}, {}, {}), CFG), "Inference Speed")
+    assert row["comparisons"][0]["ci_low"] is None and "one batch" in row["note"] and row["winner"] == "A"

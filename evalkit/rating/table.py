@@ -208,7 +208,8 @@ def _cut_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
             return _finish(out, None, [], [], [])
         # Stories generated in one batch share its wall time: a model timed as a single batch has one
         # real measurement, not n, so a paired test would be pseudo-replication. Use the margin rule.
-        if len(inp.models) > 1 and any(len({v for vals in series[m].values() for v in vals if v is not None}) < 2
+        # With samples, each sample may be one batch: every item then has the same mean, still one reading.
+        if len(inp.models) > 1 and any(len({round(v, 9) for v in _item_means(series[m]) if v is not None}) < 2
                                        for m in inp.models):
             out["note"] = ("a model's stories were timed as one batch (one measurement, not one per story): "
                            f"no paired test; a winner must be faster by more than {cfg.single_measurement_tolerance:.0%}")
