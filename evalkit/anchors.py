@@ -97,8 +97,51 @@ def score_anchors(items: Sequence[Any], pool: Sequence[Any], kinds: Sequence[str
         mean, n = mean_of([r.values.get(metric) for r in refs])
         references[metric] = MeanValue(mean=mean, n=n)
     degenerate = {k: {m: mean_of([r.values.get(m) for r in res])[0] for m in metrics} for k, res in scored.items()}
+    per_item = {"reference": _by_item(items, refs, metrics)}
+    per_item.update({k: _by_item(built[k], res, metrics) for k, res in scored.items()})
     return AnchorScores(suite_hash=suite_hash, split=split, item_ids=[i.id for i in items], seed=seed,
-                        kinds=list(kinds), references=references, degenerate=degenerate)
+                        kinds=list(kinds), references=references, degenerate=degenerate, per_item=per_item)
+
+
+def _by_item(stories: Sequence[Any], results: Sequence[Any], metrics: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """metric -> item id -> value, for the paired check of references against degenerate copies."""
+    return {m: {s.id: r.values.get(m) for s, r in zip(stories, results)} for m in metrics}
+
+
+def reference_check(record: Any, metric: str, kinds: Sequence[str], direction: str, confidence: float = 0.95,
+                    resamples: int = 10_000, seed: int = 20240601) -> dict[str, Any] | None:
+    """Do the references beat their degenerate copies on ``metric``? A paired cluster-bootstrap test over
+    the items (an item's degenerate level is the mean of its kinds' values). None when the record has
+    no per-item values (anchors stored before the check existed)."""
+    from evalkit.power import clustered_test
+
+    per = getattr(record, "per_item", None)
+    if not per or metric not in per.get("reference", {}):
+        return None
+    ref = per["reference"][metric]
+    degen: dict[str, list[float]] = {}
+    for k in kinds:
+        for item, v in (per.get(k, {}).get(metric) or {}).items():
+            if v is not None and math.isfinite(v):
+                degen.setdefault(item, []).append(v)
+    xa = {i: [v] for i, v in ref.items() if v is not None and math.isfinite(v)}
+    xb = {i: [math.fsum(vs) / len(vs)] for i, vs in degen.items()}
+    t = clustered_test("reference", "degenerate", xa, xb, direction if direction in ("higher", "lower") else "higher",
+                       confidence=confidence, resamples=resamples, seed=seed)
+    if t is None:
+        n = len(set(xa) & set(xb))
+        return {"informative": False, "diff": None, "ci_low": None, "ci_high": None, "p": None, "n": n,
+                "reason": f"not informative on this suite: only {n} item(s) have both a reference and a degenerate value"}
+    ok = t.significant and t.better == "reference"
+    margin = f"references − degenerate copies = {t.diff:+.3g} [{t.ci_low:+.3g}, {t.ci_high:+.3g}] over {t.n_items} items"
+    if ok:
+        reason = f"references beat their degenerate copies ({margin}, p={t.p:.2g})"
+    elif t.significant:
+        reason = f"not informative on this suite: degenerate copies score better than the references ({margin})"
+    else:
+        reason = f"not informative on this suite: references do not beat their degenerate copies ({margin}, p={t.p:.2g})"
+    return {"informative": ok, "diff": t.diff, "ci_low": t.ci_low, "ci_high": t.ci_high, "p": t.p, "n": t.n_items,
+            "reason": reason}
 
 
 def anchor_entries(record: Any, kinds_by_metric: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:

@@ -267,3 +267,98 @@ def fit_calibration(metric_name: str, direction: str, metric: Sequence[Any], rat
                            systems=sorted(set(s.tolist())), criterion=criterion, note=note)
     return Calibration(metric=metric_name, direction=direction, x=bx, y=by, data=data, cv=cv, alternatives=alts,
                        scorer_fingerprint=scorer_fingerprint, created=utcnow())
+
+
+# ---------------------------------------------------------------- stars per story
+
+GENRE_METRIC = "genre_adherence"
+GENRE_FULL = 0.9  # the calibrated probability that earns 5 stars
+
+
+def genre_stars(p: float | None, k: int) -> float | None:
+    """1 + 4·clip((p − 1/K) / (0.9 − 1/K), 0, 1): chance (1/K) is 1 star, 0.9 is 5 stars."""
+    if p is None or not math.isfinite(p) or k < 2:
+        return None
+    chance = 1.0 / k
+    return 1.0 + 4.0 * min(1.0, max(0.0, (p - chance) / (GENRE_FULL - chance)))
+
+
+class StarMap:
+    """How one metric becomes stars per story: a fitted calibration, or the genre formula."""
+
+    def __init__(self, metric: str, source: str, apply: Any, about: dict[str, Any]):
+        self.metric, self.source, self._apply, self.about = metric, source, apply, about
+
+    def stars(self, values: Sequence[float | None]) -> list[float | None]:
+        return self._apply(values)
+
+
+def suite_calibrations(suite: Any) -> dict[str, Path]:
+    """metric -> calibration file a suite ships in its own calibrations/ folder."""
+    folder = Path(getattr(suite, "path", "") or "") / "calibrations" if suite is not None else None
+    if folder is None or not folder.is_dir():
+        return {}
+    out = {}
+    for p in sorted(folder.glob("*.json")):
+        out.setdefault(load_calibration(p).metric, p)
+    return out
+
+
+def calibration_about(name: str, cal: Calibration) -> dict[str, Any]:
+    """What the report says about a calibration (rating.json ``calibrations``)."""
+    return {"name": name, "criterion": cal.data.criterion, "data": cal.data.name, "rows": cal.data.rows,
+            "groups": cal.data.groups, "systems": len(cal.data.systems), "note": cal.data.note,
+            "cv_mae": cal.cv.mae, "cv_system_mae": cal.cv.system_mae, "folds": cal.cv.folds}
+
+
+def star_maps(metrics: Sequence[str], suite: Any = None, genre: tuple[bool, int, str] | None = None) -> dict[str, StarMap]:
+    """metric -> StarMap for every metric with a calibration: the suite's own (calibrations/*.json in the
+    suite folder) before a shipped one (evalkit/calibrations/<data>-<metric>.json); genre_adherence by
+    the genre formula when ``genre`` = (calibrated, number of genres, how) says its probabilities are
+    calibrated."""
+    own = suite_calibrations(suite)
+    shipped: dict[str, str] = {}
+    for name in shipped_calibrations():
+        shipped.setdefault(name.split("-", 1)[-1], name)
+    out: dict[str, StarMap] = {}
+    for m in metrics:
+        if m == GENRE_METRIC and genre is not None:
+            calibrated, k, how = genre
+            if calibrated and k >= 2:
+                out[m] = StarMap(m, "genre probability", lambda vs, k=k: [genre_stars(v, k) for v in vs],
+                                 {"name": "genre probability", "genres": k, "note": how,
+                                  "formula": f"1 + 4·clip((p − 1/{k}) / ({GENRE_FULL} − 1/{k}), 0, 1)"})
+            continue
+        where = own.get(m) or shipped.get(m)
+        if where is None:
+            continue
+        cal = load_calibration(where)
+        name = f"{getattr(suite, 'name', 'suite')}:{Path(where).stem}" if m in own else str(where)
+        out[m] = StarMap(m, f"calibration {name}", cal.stars, calibration_about(name, cal))
+    return out
+
+
+def add_story_stars(rows: Sequence[dict[str, float | None]], maps: dict[str, StarMap]) -> None:
+    """Add ``<metric>_stars`` (unrounded, 1-5) to each story's values, in place."""
+    for m, sm in maps.items():
+        got = sm.stars([r.get(m) for r in rows])
+        for r, s in zip(rows, got):
+            r[f"{m}_stars"] = s
+
+
+def genre_calibration(scorers: Sequence[Any], context: Any) -> tuple[bool, int, str] | None:
+    """(calibrated?, genres, how) from the genre scorer's model; None without a genre scorer or genres.
+    A model may say ``calibrated`` itself; otherwise only the fitted classifier's probabilities are
+    calibrated (zero-shot similarities are not)."""
+    if not any(GENRE_METRIC in {m.name for m in s.metrics} for s in scorers):
+        return None
+    try:
+        from evalkit.scorers.genre import build_genre_model
+
+        model = build_genre_model(context)
+    except Exception:  # the scorer itself reports its failure; no genre stars then
+        return None
+    if model is None:
+        return None
+    calibrated = bool(getattr(model, "calibrated", getattr(model, "kind", "") == "classifier"))
+    return calibrated, len(model.genres), model.describe()

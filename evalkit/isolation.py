@@ -36,32 +36,32 @@ class _QueueProgress:
         return lambda *args: self.q.put(("progress", name, args))
 
 
-def needs_generation(c: Any, items: Any, params: Any, cache: Path) -> bool:
+def needs_generation(c: Any, items: Any, params: Any, cache: Path, samples: int = 1) -> bool:
     """True when the model has stories to generate, or no stored measurement (it will load)."""
-    from evalkit.runner import _cache_paths, _cached, generation_key
+    from evalkit.runner import _cache_paths, _cached, _sample_keys
 
     done = _cached(cache, c.key)
     _, model_file = _cache_paths(cache, c.key)
-    return not model_file.is_file() or any(generation_key(c.key, i, params) not in done for i in items)
+    return not model_file.is_file() or any(k not in done for k in _sample_keys(c.key, items, params, samples).values())
 
 
 def run_model_isolated(c: Any, mrun: Any, suite: Any, items: Any, params: Any, run_dir: Path, cache: Path,
-                       progress: Any) -> None:
+                       progress: Any, samples: int = 1) -> None:
     """``runner._run_model`` in a spawned child (when the model will load), updating ``mrun`` in place."""
     import multiprocessing
 
     from evalkit.records import ModelRun
     from evalkit.runner import _run_model
 
-    if c.model.remote or not needs_generation(c, items, params, cache):
-        _run_model(c, mrun, suite, items, params, run_dir, cache, progress)
+    if c.model.remote or not needs_generation(c, items, params, cache, samples):
+        _run_model(c, mrun, suite, items, params, run_dir, cache, progress, samples)
         return
     ctx = multiprocessing.get_context("spawn")
     _convert_first(c, ctx)
     q = ctx.Queue()
     proc = ctx.Process(target=_child, name=f"evalkit-{mrun.label}", daemon=True,
                        args=(c.spec, c.key, mrun.model_dump(mode="json", by_alias=True), suite, list(items), params,
-                             str(run_dir), str(cache), q))
+                             str(run_dir), str(cache), q, samples))
     proc.start()
     result: tuple[Any, ...] | None = None
     try:
@@ -136,7 +136,7 @@ def _convert(gguf: str) -> None:
 
 
 def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[Any], params: Any, run_dir: str,
-           cache: str, q: Any) -> None:
+           cache: str, q: Any, samples: int = 1) -> None:
     from evalkit.models.registry import load_backend
     from evalkit.records import ModelRun
     from evalkit.runner import Candidate, _run_model
@@ -146,7 +146,7 @@ def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[A
     try:
         model = load_backend(spec.backend)(spec)
         _run_model(Candidate(spec, model, key), mrun, suite, items, params, Path(run_dir), Path(cache),
-                   _QueueProgress(q))
+                   _QueueProgress(q), samples)
     except BaseException as e:  # the parent re-raises it (KeyboardInterrupt included)
         q.put(("error", mrun.model_dump(mode="json", by_alias=True), _picklable(e), _gpu()))
     else:

@@ -37,6 +37,9 @@ class Entry:
     previous_run: str | None = None
     delta: float | None = None
     rank: int = 0
+    items: dict[str, list[float | None]] | None = None  # Overall Quality per item and sample (rating.json)
+    delta_significant: bool | None = None  # the change against previous_run, by evalkit.power.clustered_test
+    delta_mde: float | None = None
 
 
 @dataclass
@@ -76,6 +79,27 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
+def _overall_items(rating: Any, label: str) -> dict[str, list[float | None]] | None:
+    """The Overall Quality values of one model per suite item (a records.Rating), or None."""
+    row = next((r for r in rating.rows if r.row == OVERALL), None)
+    got = (row.per_item or {}).get(label) if row is not None else None
+    if got is None:
+        return None
+    return {str(i): [_num(v) for v in vs] for i, vs in got.items()}
+
+
+def _test_delta(prev: Entry, cur: Entry) -> None:
+    """Is the change of Overall Quality more than noise? The star table's test (evalkit.power), over the
+    items both runs rated (runs whose ratings lack per-item values stay untested)."""
+    from evalkit.power import clustered_test
+
+    if prev.items is None or cur.items is None:
+        return
+    t = clustered_test(cur.run_id, prev.run_id, cur.items, prev.items)
+    if t is not None:
+        cur.delta_significant, cur.delta_mde = t.significant, t.mde
+
+
 def build(results_dir: str | Path, all_runs: bool = False, warn: Callable[[str], None] | None = None) -> Leaderboard:
     skipped: list[tuple[str, str]] = []
     per_model: dict[tuple[str, str, str], list[Entry]] = {}
@@ -108,6 +132,7 @@ def build(results_dir: str | Path, all_runs: bool = False, warn: Callable[[str],
                                     "ci_high": _num(c.ci_high), "note": c.note}
             overall = cells.get(OVERALL, {}).get("value")
             entry = Entry(label, run.run_id, run.created or "", rating.device, cells, overall)
+            entry.items = _overall_items(rating, label)
             per_model.setdefault((*key, label), []).append(entry)
     for (suite, split, _), entries in sorted(per_model.items()):
         entries.sort(key=lambda e: (e.created, e.run_id))
@@ -115,6 +140,7 @@ def build(results_dir: str | Path, all_runs: bool = False, warn: Callable[[str],
             cur.previous_run = prev.run_id
             if cur.overall is not None and prev.overall is not None:
                 cur.delta = cur.overall - prev.overall
+                _test_delta(prev, cur)
         groups[(suite, split)].entries.extend(entries if all_runs else entries[-1:])
     for g in groups.values():
         g.entries.sort(key=lambda e: (e.overall is None, -(e.overall or 0.0), e.model, e.created, e.run_id))

@@ -179,7 +179,7 @@ def ensure_anchors(ctx: RunContext, force: bool = False) -> Any:
     cfg = ctx.rating_config()
     quality = sorted(set(cfg.quality.values()))
     kinds = wanted_kinds(quality, cfg.anchors)
-    if stored is not None and not force and set(kinds) <= set(stored.kinds):
+    if stored is not None and not force and set(kinds) <= set(stored.kinds) and stored.per_item is not None:
         return stored
     scorers = [s for s in ctx.scorers if {m.name for m in s.metrics} & set(quality)]
     ids = set(ctx.manifest.suite.item_ids)
@@ -232,7 +232,8 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> dict[str, Any]:
     from evalkit.rating import rate_stored
 
     rating = rate_stored(ctx.manifest, ctx.scores, ctx.summary(), path, ctx.rating_config,
-                         _stored_anchors(ctx), None if ctx.suite is not None else ctx.suite_problem())
+                         _stored_anchors(ctx), None if ctx.suite is not None else ctx.suite_problem(),
+                         ctx.config_suite)
     ctx._cache["rating"] = rating
     return rating
 

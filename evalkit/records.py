@@ -125,6 +125,7 @@ class GenerationRecord(Record):
     error: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
     created: str = Field(default_factory=utcnow)
+    sample: int = Field(0, ge=0, description="which of the item's stories (--samples): 0 keeps the run seed and the old cache key")
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 
@@ -138,6 +139,7 @@ class ScoreRecord(Record):
     gen_key: str | None = None
     scores: dict[str, float | None]
     notes: dict[str, str] = Field(default_factory=dict)
+    sample: int = Field(0, ge=0, description="which of the item's stories (--samples) was scored")
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 
@@ -284,6 +286,7 @@ class Manifest(Record):
     scorers: list[str] | None = Field(None, description="the scorers the run asked for (None: every installed one)")
     scoring_lm: ScoringLMInfo | None = Field(None, description="the LM that scored coherence (None: not scored yet, "
                                              "or no scorer used an LM)")
+    samples: int = Field(1, ge=1, description="stories per suite item per model (--samples)")
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 
@@ -333,6 +336,9 @@ class AnchorScores(WrittenRecord):
     kinds: list[str] = Field(description="the degenerate kinds that were asked for (a kind the suite cannot build is absent from degenerate)")
     references: dict[str, MeanValue] = Field(description="metric -> mean over the reference stories (5 stars)")
     degenerate: dict[str, dict[str, float | None]] = Field(description="kind -> metric -> mean over the degenerate copies")
+    per_item: dict[str, dict[str, dict[str, float | None]]] | None = Field(
+        None, description="'reference' or kind -> metric -> item id -> value: the paired check that references "
+                          "beat their degenerate copies (None: stored before it existed)")
 
 
 # ---------------------------------------------------------------- summary.json
@@ -394,11 +400,32 @@ class RatingComparison(WrittenRecord):
     ci_high: Number | None = Field(description="upper end of that CI")
     significant: bool = Field(description="the CI excludes 0 (or the margin rule holds for single values)")
     better: str | None = Field(description="the better model when significant")
-    n: int = Field(description="paired stories (1 for single measurements)")
+    n: int = Field(description="paired items, the clusters (1 for single measurements)")
+    _omit_if_none = ("p", "p_holm", "se", "mde", "n_samples", "items_to_resolve", "samples_to_resolve", "unit")
+    p: Number | None = Field(None, description="two-sided cluster-bootstrap p-value (None: one value each)")
+    p_holm: Number | None = Field(None, description="Holm-adjusted p over the row's pairs (more than two models)")
+    se: Number | None = Field(None, description="bootstrap standard error of diff")
+    mde: Number | None = Field(None, description="smallest |diff| the run detects with 80% power")
+    n_samples: Number | None = Field(None, description="mean stories per item behind each item's mean")
+    items_to_resolve: int | None = Field(None, description="items that would resolve |diff| (a tie only)")
+    samples_to_resolve: int | None = Field(None, description="samples per item that would resolve |diff| (a tie only)")
+    unit: str | None = Field(None, description="the unit of diff when it is not the row's (★: calibrated stars)")
+
+
+class RatingCheck(WrittenRecord):
+    """Do the suite's references beat their degenerate copies on the row's metric (paired over items)?"""
+
+    informative: bool = Field(description="references significantly better than the degenerate copies")
+    diff: Number | None = Field(description="mean over items of reference - degenerate copies, in the metric's unit")
+    ci_low: Number | None = Field(description="lower end of the cluster-bootstrap CI of diff")
+    ci_high: Number | None = Field(description="upper end of that CI")
+    p: Number | None = Field(description="two-sided bootstrap p-value")
+    n: int = Field(description="items with a reference and a degenerate value")
+    reason: str = Field(description="the verdict in words")
 
 
 class RatingRow(WrittenRecord):
-    _omit_if_none = ("note",)
+    _omit_if_none = ("note", "stars_from", "check", "test", "mde", "per_item")
 
     row: str = Field(description="the seed's row name")
     kind: str = Field(description="quality, training, speed, memory or overall")
@@ -411,6 +438,14 @@ class RatingRow(WrittenRecord):
     comparisons: list[RatingComparison] = Field(description="every pair's test")
     ranking: list[str] = Field(description="models by significant wins minus losses")
     leaders: list[str] = Field(description="models no one beats")
+    stars_from: str | None = Field(None, description="how the stars were given: calibration NAME, anchors, "
+                                   "genre probability, cut points, quality rows")
+    check: RatingCheck | None = Field(None, description="references vs degenerate copies (quality rows)")
+    test: str | None = Field(None, description="the winner test in words: detectable difference, or why a tie")
+    mde: Number | None = Field(None, description="the row's detectable difference (the largest over its pairs)")
+    per_item: dict[str, dict[str, list[Number | None]]] | None = Field(
+        None, description="Overall Quality only: model -> item -> each sample's stars, so the leaderboard can "
+                          "test a change against an earlier run with the same clustered test")
 
 
 class RatingAnchor(WrittenRecord):
@@ -427,7 +462,7 @@ class RatingAnchor(WrittenRecord):
 class Rating(WrittenRecord):
     """rating.json: the seed's eight rows with stars, winners and the anchors and rules that made them."""
 
-    _omit_if_none = ("problems",)
+    _omit_if_none = ("problems", "calibrations")
 
     schema_: str = Field(RATING_SCHEMA, alias="schema", description="record type and version")
     run_id: str = Field(description="the run")
@@ -443,6 +478,9 @@ class Rating(WrittenRecord):
     rules: dict[str, Any] = Field(description="the star rules in force (rating.toml merged with the suite's [rating])")
     rows: list[RatingRow] = Field(description="the eight rows, in the seed's order")
     problems: list[str] | None = Field(None, description="damaged score lines skipped")
+    samples: int = Field(1, description="stories per item per model (the most any model has)")
+    calibrations: dict[str, dict[str, Any]] | None = Field(None, description="metric -> the calibration its "
+                                                           "stars came from: name, data, criterion, CV error")
 
 
 # ---------------------------------------------------------------- baselines and the regression gate
@@ -555,6 +593,10 @@ class LeaderboardEntry(WrittenRecord):
     overall_delta: Number | None = Field(description="change against the model's previous run")
     previous_run: str | None = Field(description="that previous run")
     cells: dict[str, LeaderboardCell] = Field(description="row -> cell")
+    _omit_if_none = ("delta_significant", "delta_mde")
+    delta_significant: bool | None = Field(None, description="the change is significant (cluster bootstrap over the "
+                                           "items both runs share; None: not testable)")
+    delta_mde: Number | None = Field(None, description="the smallest change that test could see (80% power)")
 
 
 class LeaderboardGroup(WrittenRecord):

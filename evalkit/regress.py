@@ -1,7 +1,7 @@
 """The noise-aware regression gate: a candidate run against a pinned baseline on the same suite items.
 
 For each metric the per-story differences (candidate - baseline, paired by suite item) get a seeded
-percentile bootstrap CI of their mean (scipy, 10,000 resamples, 95% by default). A metric regresses
+percentile cluster-bootstrap CI of their mean (evalkit.power, the star table's test; 10,000 resamples, 95%). A metric regresses
 when its mean got worse by more than its tolerance (suite.toml [regress], absolute or relative to the
 baseline mean) AND the CI excludes zero on the worse side: a drop that noise could explain never
 fails the gate, and neither does a real but tolerated one. Speed (seconds_per_story, per story) and
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError, RecordError
-from evalkit.stats import paired_bootstrap_ci
+from evalkit.power import clustered_test
 from evalkit.records import (
     BASELINE_SCHEMA,
     REGRESS_SCHEMA,
@@ -367,8 +367,9 @@ def _judge(c: Check, worse_by: float, sig_worse: bool | None, sig_better: bool |
 def compare_metric(metric: str, direction: str, kind: str, b: ModelSide, c: ModelSide, items: list[str],
                    cfg: RegressConfig) -> Check:
     check = Check(c.label, b.label, metric, kind, direction, "skipped")
-    pairs = [(b.stories[i][metric], c.stories[i][metric]) for i in items
-             if b.stories.get(i, {}).get(metric) is not None and c.stories.get(i, {}).get(metric) is not None]
+    paired = [i for i in items
+              if b.stories.get(i, {}).get(metric) is not None and c.stories.get(i, {}).get(metric) is not None]
+    pairs = [(b.stories[i][metric], c.stories[i][metric]) for i in paired]
     check.n = len(pairs)
     tol = cfg.tolerance(metric)
     check.tolerance_text = tol.text()
@@ -380,11 +381,14 @@ def compare_metric(metric: str, direction: str, kind: str, b: ModelSide, c: Mode
         else:
             check.reason = f"only {len(pairs)} stories scored in both (need {cfg.min_pairs})"
         return check
-    diffs = [y - x for x, y in pairs]
     check.baseline = sum(x for x, _ in pairs) / len(pairs)
     check.candidate = sum(y for _, y in pairs) / len(pairs)
     check.delta = check.candidate - check.baseline
-    check.ci_low, check.ci_high = paired_bootstrap_ci(diffs, cfg.resamples, cfg.seed, cfg.confidence)
+    # the one test of rating, regress and the leaderboard: evalkit.power's cluster bootstrap over items
+    test = clustered_test("candidate", "baseline", {i: [y] for i, (_, y) in zip(paired, pairs)},
+                          {i: [x] for i, (x, _) in zip(paired, pairs)}, confidence=cfg.confidence,
+                          resamples=cfg.resamples, seed=cfg.seed)
+    check.ci_low, check.ci_high = test.ci_low, test.ci_high
     check.tolerance = tol.resolve(check.baseline)
     sign = 1.0 if direction == "lower" else -1.0  # worse = up for "lower is better", down otherwise
     worse_by = sign * check.delta
@@ -477,7 +481,7 @@ class RegressResult:
             "baseline": side(self.baseline), "candidate": side(self.candidate),
             "pairs": [list(p) for p in self.pairs],
             "hardware_match": self.hardware_reason is None, "hardware_reason": self.hardware_reason,
-            "method": {"test": "paired percentile bootstrap of the mean per-story difference",
+            "method": {"test": "cluster bootstrap over suite items of the mean per-item difference (evalkit.power)",
                        "confidence": cfg.confidence, "resamples": cfg.resamples, "seed": cfg.seed,
                        "min_pairs": cfg.min_pairs},
             "checks": [asdict(c) for c in self.checks],

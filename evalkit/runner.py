@@ -147,20 +147,25 @@ def run_compare(
     score: bool = True,
     rate: bool = True,
     isolate: bool = False,
+    samples: int | str | None = None,
 ) -> Path:
     """Generate, measure, score and rate; returns the run folder. ``isolate``: each local model that
     loads generates in a fresh child process (evalkit.isolation), so its memory figure does not depend
-    on the models before it (`evalkit compare` sets it)."""
+    on the models before it (`evalkit compare` sets it). ``samples``: stories per item per model
+    (default: the suite's [generation] samples, else 1)."""
+    from evalkit.sampling import parse_samples
     from evalkit.suites import default_suite_name
 
     progress = progress or RunProgress()
     suite_obj = suite if isinstance(suite, Suite) else load_suite(suite or default_suite_name())
     items = suite_obj.split(split or suite_obj.default_split)
     gen_params = _params(suite_obj, params)
+    n_samples = (parse_samples(samples) if samples is not None
+                 else parse_samples(suite_obj.generation.get("samples", 1), f"{suite_obj.name}: [generation] samples"))
     candidates = resolve_candidates(model_args, models_file, overrides)
     results_dir = Path(results_dir)
     cache = results_dir / CACHE_DIR
-    _check_runnable(candidates, items, gen_params, cache)
+    _check_runnable(candidates, items, gen_params, cache, n_samples)
 
     run_dir = new_run_dir(results_dir)
     manifest = Manifest(
@@ -172,6 +177,7 @@ def run_compare(
         models=[ModelRun(label=c.spec.label, spec=c.spec.to_dict(), model_key=c.key) for c in candidates],
     )
     manifest.scorers = list(scorers) if scorers else None
+    manifest.samples = n_samples
     write_json(run_dir / "manifest.json", manifest)
     try:
         if isolate:
@@ -179,7 +185,7 @@ def run_compare(
         else:
             run_model = _run_model
         for c, mrun in zip(candidates, manifest.models):
-            run_model(c, mrun, suite_obj, items, gen_params, run_dir, cache, progress)
+            run_model(c, mrun, suite_obj, items, gen_params, run_dir, cache, progress, n_samples)
             mrun.training = c.model.training_record()
             write_json(run_dir / "manifest.json", manifest)
         manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one
@@ -226,7 +232,8 @@ def _params(suite: Suite, overrides: dict[str, Any] | None) -> GenerationParams:
     from pydantic import ValidationError
 
     try:
-        return GenerationParams.model_validate({**suite.generation, **(overrides or {})})
+        generation = {k: v for k, v in suite.generation.items() if k != "samples"}  # a run setting, not a sampler's
+        return GenerationParams.model_validate({**generation, **(overrides or {})})
     except ValidationError as e:
         err = e.errors()[0]
         raise EvalkitError(f"bad generation parameter {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
@@ -241,12 +248,20 @@ def _cached(cache: Path, key: str) -> dict[str, GenerationRecord]:
     return {r.key: r for r in iter_jsonl(gen_file, GenerationRecord) if r.error is None}
 
 
-def _check_runnable(candidates: list[Candidate], items: list[SuiteItem], params: GenerationParams, cache: Path) -> None:
+def _sample_keys(model_key: str, items: list[SuiteItem], params: GenerationParams, samples: int) -> dict[tuple[str, int], str]:
+    """(item id, sample) -> generation cache key; sample 0's key is generation_key's."""
+    from evalkit.sampling import sample_generation_key
+
+    return {(i.id, k): sample_generation_key(model_key, i, params, k) for k in range(samples) for i in items}
+
+
+def _check_runnable(candidates: list[Candidate], items: list[SuiteItem], params: GenerationParams, cache: Path,
+                    samples: int = 1) -> None:
     """Fail before generating anything when a model that still has work to do cannot run here."""
     missing, hub_missing = [], False
     for c in candidates:
         done = _cached(cache, c.key)
-        if all(generation_key(c.key, i, params) in done for i in items):
+        if all(k in done for k in _sample_keys(c.key, items, params, samples).values()):
             continue
         problem = c.model.availability()
         if problem:
@@ -276,16 +291,20 @@ def _needs_hub(c: Candidate) -> bool:
 
 
 def _run_model(c: Candidate, mrun: ModelRun, suite: Suite, items: list[SuiteItem], params: GenerationParams,
-               run_dir: Path, cache: Path, progress: RunProgress) -> None:
+               run_dir: Path, cache: Path, progress: RunProgress, samples: int = 1) -> None:
+    from evalkit.sampling import sample_params
+
     gen_file, model_file = _cache_paths(cache, c.key)
     done = _cached(cache, c.key)
-    keys = {i.id: generation_key(c.key, i, params) for i in items}
-    have = [done[keys[i.id]] for i in items if keys[i.id] in done]
-    todo = [i for i in items if keys[i.id] not in done]
-    # reuse: copy cached stories into this run under this run's label
-    append_jsonl(run_dir / "generations.jsonl", [r.model_copy(update={"model": c.spec.label}) for r in have])
+    keys = _sample_keys(c.key, items, params, samples)
+    have = [done[keys[(i.id, k)]] for k in range(samples) for i in items if keys[(i.id, k)] in done]
+    todo = [(i, k) for k in range(samples) for i in items if keys[(i.id, k)] not in done]
+    # reuse: copy cached stories into this run under this run's label (and the sample their key says)
+    sample_of = {v: k for (_, k), v in keys.items()}
+    append_jsonl(run_dir / "generations.jsonl",
+                 [r.model_copy(update={"model": c.spec.label, "sample": sample_of[r.key]}) for r in have])
     mrun.n_cached = len(have)
-    progress.model_start(c.spec.label, len(items), len(have))
+    progress.model_start(c.spec.label, len(items) * samples, len(have))
     cached_model = None
     if model_file.is_file():
         try:
@@ -303,24 +322,27 @@ def _run_model(c: Candidate, mrun: ModelRun, suite: Suite, items: list[SuiteItem
     c.model.load()
     mrun.load_s = time.perf_counter() - t0
     progress.model_loaded(c.spec.label, mrun.load_s)
-    requests = {i.id: Request.from_item(suite, i) for i in todo}
-    todo.sort(key=lambda i: len(requests[i.id].plain_prompt))  # similar lengths batch together
+    requests = {i.id: Request.from_item(suite, i) for i, _ in todo}
+    # one sample at a time (its own seed), similar lengths batched together inside it
+    todo.sort(key=lambda ik: (ik[1], len(requests[ik[0].id].plain_prompt)))
     gen_started = time.perf_counter()
     try:
         step = max(1, c.model.chunk_size(params))
-        for start in range(0, len(todo), step):
-            chunk = todo[start : start + step]
+        chunks = [[ik for ik in todo if ik[1] == k] for k in range(samples)]
+        for chunk in (ch[s : s + step] for ch in chunks for s in range(0, len(ch), step)):
+            k = chunk[0][1]
+            sp = sample_params(params, k)
             t = time.perf_counter()
-            gens = c.model.generate([requests[i.id] for i in chunk], params)
+            gens = c.model.generate([requests[i.id] for i, _ in chunk], sp)
             if len(gens) != len(chunk):
                 raise EvalkitError(f"backend {c.spec.backend} returned {len(gens)} stories for {len(chunk)} requests")
             recs = [
-                GenerationRecord(key=keys[i.id], model=c.spec.label, model_key=c.key, item_id=i.id, seed=params.seed,
+                GenerationRecord(key=keys[(i.id, k)], model=c.spec.label, model_key=c.key, item_id=i.id, seed=sp.seed,
                                  params_key=stable_hash(params.cache_fields()), text=g.text,
                                  prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
                                  latency_s=g.latency_s, ttft_s=g.ttft_s, batch_size=params.batch_size,
-                                 error=g.error, extra=g.extra)
-                for i, g in zip(chunk, gens)
+                                 error=g.error, extra=g.extra, sample=k)
+                for (i, _), g in zip(chunk, gens)
             ]
             ok = [r for r in recs if r.error is None]
             append_jsonl(gen_file, ok)  # the cache never keeps failures: they are retried next time

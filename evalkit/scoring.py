@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.calibration import add_story_stars
 from evalkit.errors import EvalkitError
 from evalkit.records import (
     SUMMARY_SCHEMA,
@@ -133,10 +134,10 @@ def speed_scores(rec: GenerationRecord) -> dict[str, float | None]:
 
 
 def load_generations(run_dir: Path, problems: list[str] | None = None) -> list[GenerationRecord]:
-    """The run's generations, last record per (model, item) winning."""
-    latest: dict[tuple[str, str], GenerationRecord] = {}
+    """The run's generations, last record per (model, item, sample) winning."""
+    latest: dict[tuple[str, str, int], GenerationRecord] = {}
     for rec in iter_jsonl(run_dir / "generations.jsonl", GenerationRecord, problems):
-        latest[(rec.model, rec.item_id)] = rec
+        latest[(rec.model, rec.item_id, rec.sample)] = rec
     return list(latest.values())
 
 
@@ -152,6 +153,14 @@ def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, de
 
     return ensure_scored(RunContext.load(run_dir, scorer_names=scorer_names, device=device), force=True,
                          progress=progress)
+
+
+def story_star_maps(scorers: Sequence[Scorer], context: ScoringContext, suite: Any) -> dict[str, Any]:
+    """metric -> StarMap: the calibrated stars each story gets (``<metric>_stars`` in scores.jsonl)."""
+    from evalkit.calibration import genre_calibration, star_maps
+
+    names = [m.name for s in scorers for m in s.metrics]
+    return star_maps(names, suite, genre_calibration(scorers, context))
 
 
 def score_context(ctx: Any, progress: Any = None) -> tuple[dict[str, Any], list[ScoreRecord]]:
@@ -171,16 +180,22 @@ def score_context(ctx: Any, progress: Any = None) -> tuple[dict[str, Any], list[
     scorers = ctx.scorers
     records: list[ScoreRecord] = []
     order = {iid: n for n, iid in enumerate(manifest.suite.item_ids)}
+    maps = None
     for mrun in manifest.models:
-        mine = sorted((g for g in gens if g.model == mrun.label and g.error is None), key=lambda g: order.get(g.item_id, 1 << 30))
+        mine = sorted((g for g in gens if g.model == mrun.label and g.error is None),
+                      key=lambda g: (order.get(g.item_id, 1 << 30), g.sample))
         stories = [StoryInput.from_item(suite.item(g.item_id), g.text) for g in mine]
         if progress:
             progress(mrun.label, len(stories))
         # through the score cache: a rerun scores only stories (or scorer versions) it has not seen
         results = cached_score_stories(stories, scorers, ctx.scoring, ctx.score_cache)
-        for g, r in zip(mine, results):
-            values = {**speed_scores(g), **r.values}
-            records.append(ScoreRecord(model=mrun.label, item_id=g.item_id, gen_key=g.key, scores=values, notes=r.notes))
+        if maps is None:  # after the first scoring: the genre model is built by then
+            maps = story_star_maps(scorers, ctx.scoring, suite)
+        rows = [{**speed_scores(g), **r.values} for g, r in zip(mine, results)]
+        add_story_stars(rows, maps)
+        for g, r, values in zip(mine, results, rows):
+            records.append(ScoreRecord(model=mrun.label, item_id=g.item_id, gen_key=g.key, scores=values, notes=r.notes,
+                                       sample=g.sample))
     write_text(ctx.run_dir / "scores.jsonl", "".join(json.dumps(r.model_dump(mode="json", by_alias=True), ensure_ascii=False) + "\n" for r in records))
     summary = summarize(manifest, records, metric_table(scorers))
     summary["problems"] = problems

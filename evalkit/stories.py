@@ -114,15 +114,23 @@ def score_rows(rows: Sequence[tuple[str, StoryInput]], scorers: Sequence[Scorer]
     groups: dict[str, list[int]] = {}
     for i, (group, _) in enumerate(rows):
         groups.setdefault(group, []).append(i)
+    maps = None
     for group, idx in groups.items():
         stories = [rows[i][1] for i in idx]
         results = (score_stories(stories, scorers, context) if progress is None
                    else score_stories(stories, scorers, context, progress=progress))
-        for i, r in zip(idx, results):
+        if maps is None:
+            from evalkit.calibration import add_story_stars
+            from evalkit.scoring import story_star_maps
+
+            maps = story_star_maps(scorers, context, context.suite)
+        values = [dict(r.values) for r in results]
+        add_story_stars(values, maps)  # <metric>_stars: the calibrated stars of each story
+        for i, r, v in zip(idx, results, values):
             line: dict[str, Any] = {"id": rows[i][1].id}
             if group:
                 line["model"] = group
-            line.update(r.values)
+            line.update(v)
             line["notes"] = r.notes
             out[i] = line
     return [o for o in out if o is not None]

@@ -176,8 +176,16 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
         from evalkit.records import GenerationParams
 
+        if "samples" in generation:  # stories per item: a run setting, not a sampling parameter
+            from evalkit.errors import EvalkitError
+            from evalkit.sampling import parse_samples
+
+            try:
+                parse_samples(generation["samples"], "[generation] samples")
+            except EvalkitError as e:
+                problems.append(f"{toml_path}: {e}")
         try:
-            GenerationParams.model_validate(generation)
+            GenerationParams.model_validate({k: v for k, v in generation.items() if k != "samples"})
         except ValidationError as e:
             for err in e.errors():
                 problems.append(f"{toml_path}: [generation] {'.'.join(map(str, err['loc']))}: {err['msg']}")

@@ -20,9 +20,12 @@ from evalkit.commands._common import generation_options, params_from, parse_mode
 @click.option("-o", "--option", "options", multiple=True, metavar="MODEL.KEY=VALUE",
               help="Override a model option, e.g. -o llama3-qlora.adapter=./adapter -o distilgpt2.dtype=float32.")
 @click.option("--scorers", help="Comma-separated scorers (default: all installed).")
+@click.option("--samples", metavar="N", help="Stories per suite item per model (default: the suite's "
+              "[generation] samples, else 1); each sample has its own seed and cache entry.")
 @generation_options
 def command(models: tuple[str, ...], suite: str | None, split: str | None, results_dir: Path,
-            models_file: str | None, options: tuple[str, ...], scorers: str | None, **gen: Any) -> None:
+            models_file: str | None, options: tuple[str, ...], scorers: str | None, samples: str | None,
+            **gen: Any) -> None:
     """Generate every story of a suite split with every model, measure speed and memory, score,
     rate with stars and write results/<run-id>/ (manifest, generations, scores, report.md/html).
 
@@ -34,13 +37,16 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
 
     from evalkit.commands._progress import RichProgress
     from evalkit.runner import run_compare
+    from evalkit.sampling import parse_samples
 
+    n_samples = parse_samples(samples) if samples is not None else None  # bad N: one line, exit 2, nothing run
     console = Console()
     with RichProgress(console) as progress:
         run_dir = run_compare(
             list(models), suite=suite, split=split, results_dir=results_dir, models_file=models_file,
             overrides=parse_model_options(options), params=params_from(gen), scorers=split_csv(scorers),
-            progress=progress, isolate=True,  # each model measured in its own process: order-free memory
+            progress=progress, samples=n_samples,
+            isolate=True,  # each model measured in its own process: order-free memory
         )
     show_run(console, run_dir)
 

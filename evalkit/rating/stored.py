@@ -14,7 +14,7 @@ from evalkit.records import RATING_SCHEMA
 
 def rate_stored(manifest: Any, load_scores: Callable[[list[str]], Sequence[Any]], summary: Mapping[str, Any],
                 path: Path, rules: Callable[[dict[str, Any] | None], RatingConfig], anchor_scores: Any,
-                suite_note: str | None) -> dict[str, Any]:
+                suite_note: str | None, suite: Any = None) -> dict[str, Any]:
     """Rate a scored run from its stored records (pure numbers: no scorer, no model) and write rating.json
     atomically to ``path``. Anchors come from the stored anchors.json record, else from an earlier rating
     of the same run and suite version (a run whose suite is gone); ``created`` of that rating is kept,
@@ -25,14 +25,16 @@ def rate_stored(manifest: Any, load_scores: Callable[[list[str]], Sequence[Any]]
     from evalkit.scoring import measurements
 
     problems: list[str] = []
-    per_story: dict[str, dict[str, dict[str, float | None]]] = {}
-    for rec in load_scores(problems):  # the last record of a (model, item) wins
-        per_story.setdefault(rec.model, {})[rec.item_id] = rec.scores
+    by_sample: dict[str, dict[str, dict[int, dict[str, float | None]]]] = {}
+    for rec in load_scores(problems):  # the last record of a (model, item, sample) wins
+        by_sample.setdefault(rec.model, {}).setdefault(rec.item_id, {})[rec.sample] = rec.scores
+    per_story: dict[str, dict[str, Any]] = {
+        m: {i: [got[k] for k in sorted(got)] for i, got in items.items()} for m, items in by_sample.items()}
     previous = _previous_rating(path, manifest)
     cfg = rules(previous)
     labels = [m.label for m in manifest.models]
     needed = sorted({m for m in cfg.quality.values()
-                     if any(v.get(m) is not None for lab in labels for v in per_story.get(lab, {}).values())})
+                     if any(v.get(m) is not None for lab in labels for vs in per_story.get(lab, {}).values() for v in vs)})
     info = _metric_info(summary, needed)
     kinds = {m: tuple(cfg.anchors.get(m, DEFAULT_KINDS)) for m in needed}
     anchors = anchor_entries(anchor_scores, kinds) if anchor_scores is not None else {}
@@ -41,12 +43,43 @@ def rate_stored(manifest: Any, load_scores: Callable[[list[str]], Sequence[Any]]
     meta = {"run_id": manifest.run_id, "suite": manifest.suite.name, "split": manifest.suite.split,
             "created": (previous or {}).get("created") or utcnow(), "device": device_line(manifest.hardware),
             "suite_hash": manifest.suite.hash, "n_items": len(manifest.suite.item_ids)}
-    inp = RatingInput(labels, list(manifest.suite.item_ids), per_story, meas, anchors, info, meta)
+    checks = _reference_checks(anchor_scores, kinds, info, cfg)
+    inp = RatingInput(labels, list(manifest.suite.item_ids), per_story, meas, anchors, info, meta, checks,
+                      _calibrations(needed, suite))
     rating = rate(inp, cfg)
     if problems:
         rating["problems"] = problems
-    write_json(path, Rating.model_validate(rating))
-    return rating
+    record = Rating.model_validate(rating)
+    write_json(path, record)
+    return record.model_dump(mode="json", by_alias=True)  # what the file says (absent keys left out)
+
+
+def _reference_checks(record: Any, kinds: Mapping[str, tuple[str, ...]], info: Mapping[str, Any],
+                      cfg: RatingConfig) -> dict[str, dict[str, Any]]:
+    """metric -> do the references beat their degenerate copies (paired over items)? Metrics whose
+    anchors were stored without per-item values are left out (not checked)."""
+    from evalkit.anchors import reference_check
+
+    if record is None:
+        return {}
+    out = {}
+    for m, ks in kinds.items():
+        got = reference_check(record, m, ks, (info.get(m) or {}).get("direction") or "higher", cfg.confidence,
+                              cfg.bootstrap_resamples, cfg.bootstrap_seed)
+        if got is not None:
+            out[m] = got
+    return out
+
+
+def _calibrations(metrics: Sequence[str], suite: Any) -> dict[str, dict[str, Any]]:
+    """metric -> what its per-story stars came from (for the report); the genre formula needs no file."""
+    from evalkit.calibration import GENRE_FULL, GENRE_METRIC, star_maps
+
+    out = {m: sm.about for m, sm in star_maps(metrics, suite).items()}
+    if GENRE_METRIC in metrics:
+        out[GENRE_METRIC] = {"name": "genre probability", "note": "the genre scorer's calibrated probability",
+                             "formula": f"1 + 4·clip((p − 1/K) / ({GENRE_FULL} − 1/K), 0, 1), K = number of genres"}
+    return out
 
 
 def _previous_rating(path: Path, manifest: Any) -> dict[str, Any] | None:

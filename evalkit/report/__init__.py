@@ -70,8 +70,8 @@ def load_report_data(run_dir: str | Path, rating: dict[str, Any] | None = None, 
     if not isinstance(rating, dict) or not isinstance(rating.get("rows"), list):
         raise EvalkitError(f"{run_dir / 'rating.json'}: not an evalkit rating (rebuild it: delete it and rerun)")
     summary = ctx.summary()
-    gens = {(g.model, g.item_id): g for g in ctx.generations()}
-    scores = {(s.model, s.item_id): s.scores for s in ctx.scores()}
+    gens = {(g.model, g.item_id): g for g in ctx.generations() if g.sample == 0}  # one story per item is shown
+    scores = {(s.model, s.item_id): s.scores for s in ctx.scores() if s.sample == 0}
     items = {i.id: i for i in ctx.suite.items} if ctx.suite is not None else {}
     labels = [m.label for m in manifest.models]
     stories = []
@@ -110,8 +110,16 @@ def write_reports(run_dir: str | Path, rating: dict[str, Any] | None = None, ctx
 
 # ---------------------------------------------------------------- formatting shared by md, html, console
 
+def not_informative(row: dict[str, Any]) -> bool:
+    """A quality row whose suite references do not beat their degenerate copies: no stars, no winner."""
+    check = row.get("check")
+    return isinstance(check, dict) and not check.get("informative", True)
+
+
 def winner_text(row: dict[str, Any]) -> str:
     w = row.get("winner")
+    if not_informative(row):
+        return "not informative on this suite"
     if w is None:
         return "n/a"
     if w == "tie":
@@ -134,12 +142,17 @@ def comparison_text(c: dict[str, Any]) -> str:
     """'+0.12 [0.05, 0.20]' for a paired test; '+1.2 (single values)' for a margin comparison."""
     if c.get("ci_low") is None:
         return f"{fmt_signed(c.get('diff'))} (one value each)"
-    return f"{fmt_signed(c.get('diff'))} {fmt_ci(c.get('ci_low'), c.get('ci_high'))}"
+    unit = c.get("unit") or ""
+    return f"{fmt_signed(c.get('diff'))}{unit} {fmt_ci(c.get('ci_low'), c.get('ci_high'))}"
 
 
 def method_text(row: dict[str, Any], rating: dict[str, Any]) -> str:
     """How the row's winner was decided, in words (never claims a test that was not run)."""
     comps = row.get("comparisons") or []
+    if not_informative(row):
+        return str((row.get("check") or {}).get("reason") or "not informative on this suite")
+    if row.get("test"):
+        return str(row["test"])
     if not comps:
         return "not compared"
     if all(c.get("ci_low") is None for c in comps):  # single measurements: a margin, not a test
@@ -154,8 +167,11 @@ def provenance(data: ReportData) -> str:
     r = data.rating
     w = weights_text(r)
     rules = r.get("rules") or {}
-    boot = (f"{rules.get('bootstrap_resamples', 10000):,} paired bootstrap resamples (seed {rules.get('bootstrap_seed', '?')}), "
-            f"{rules.get('confidence', 0.95):.0%} CI")
+    holm = ", Holm-corrected over each row's pairs" if len(r.get("models") or []) > 2 else ""
+    samples = int(r.get("samples") or 1)
+    boot = (f"cluster bootstrap over suite items ({samples} stor{'ies' if samples != 1 else 'y'} per item and model, "
+            f"averaged inside the item), {rules.get('bootstrap_resamples', 10000):,} resamples "
+            f"(seed {rules.get('bootstrap_seed', '?')}), {rules.get('confidence', 0.95):.0%}{holm}")
     m = data.manifest
     return (f"Weights (Overall Quality): {w} · Device: {r.get('device') or 'unknown'} · "
             f"Suite: {r.get('suite')} (split {r.get('split')}, {len(m.suite.item_ids)} stories, hash {m.suite.hash}) · "
@@ -199,3 +215,39 @@ def notes(rating: dict[str, Any]) -> list[tuple[str, str, str]]:
             if cell.get("note") and not str(cell["note"]).endswith(" peak"):
                 out.append((r["row"], label, str(cell["note"])))
     return out
+
+
+def stars_source_rows(rating: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(row, metric, where its stars come from, the references-vs-degenerate check) per quality row."""
+    cals = rating.get("calibrations") or {}
+    out = []
+    for r in rating.get("rows", []):
+        if r.get("kind") != "quality":
+            continue
+        how = r.get("stars_from") or "no stars"
+        about = cals.get(r.get("metric") or "") or {}
+        if how.startswith("calibration") and about:
+            how = (f"calibrated on people's ratings: {about.get('data')} {about.get('criterion')} "
+                   f"({about.get('rows')} rated stories, {about.get('groups')} prompts; cross-validated error by prompt: "
+                   f"{about.get('cv_mae', float('nan')):.2f}★ per story, {about.get('cv_system_mae', float('nan')):.2f}★ "
+                   f"per system mean) [{about.get('name')}]")
+        elif how == "genre probability":
+            how = "the calibrated genre probability p: " + str(about.get("formula") or "1 + 4·clip((p − 1/K)/(0.9 − 1/K), 0, 1)")
+        elif how == "anchors":
+            how = "suite anchors (no calibration for this metric): references 5★, degenerate copies 1★, linear"
+        check = r.get("check")
+        anchor = (rating.get("anchors") or {}).get(r.get("metric") or "") or {}
+        verdict = (str(check.get("reason")) if isinstance(check, dict) else f"not checked: {anchor['note']}"
+                   if anchor.get("note") else "not checked (anchors stored without per-item values)")
+        out.append((r["row"], r.get("metric") or "n/a", how, verdict))
+    return out
+
+
+def calibration_notes(rating: dict[str, Any]) -> list[str]:
+    """What the calibrations' data are (HANNA is adult short fiction, not children's stories)."""
+    seen = []
+    for about in (rating.get("calibrations") or {}).values():
+        note = about.get("note")
+        if note and about.get("data") and note not in seen:  # fitted calibrations (the genre formula has no data)
+            seen.append(str(note))
+    return seen

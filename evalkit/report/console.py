@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit.report import comparison_text, value_text, weights_text, winner_text
+from evalkit.report import comparison_text, method_text, not_informative, value_text, weights_text, winner_text
 from evalkit.report.format import stars_text as star_text
 
 
@@ -44,8 +44,12 @@ def print_tables(console: Any, rating: dict[str, Any]) -> None:
         numbers.add_row(Text(row["row"]), Text(str(row.get("unit") or "")),
                         *(Text(value_text(row["models"].get(m) or {})) for m in models), Text(diff))
     console.print(numbers)
+    for row in rows:  # what each row's test could see, and why a row has no stars
+        why = method_text(row, rating) if (row.get("test") or not_informative(row)) else ""
+        if why:
+            console.print(Text(f"{row['row']}: {why}", style="dim"))
     console.print(Text(
-        "* significant at 95% (paired bootstrap; memory and training time: a relative margin, no test). "
+        "* significant at 95% (cluster bootstrap over suite items; memory and training time: a relative margin, no test). "
         f"Weights: {weights_text(rating)} · "
         f"device: {rating.get('device') or 'unknown'} · suite: {rating.get('suite')} ({rating.get('split')})",
         style="dim"))

@@ -14,9 +14,11 @@ from typing import Any
 
 from evalkit.report import (
     ReportData,
+    calibration_notes,
     comparison_text,
     cut_rows,
     method_text,
+    stars_source_rows,
     notes,
     provenance,
     value_text,
@@ -152,9 +154,17 @@ def _anchors(data: ReportData) -> str:
         f"<tr><th scope=\"row\">{e(name)}</th><td>{e(metric)}</td>"
         + "".join(f"<td>{'≤ ' if i == 0 else '≥ ' if i == 4 else ''}{e(fmt(c))}</td>" for i, c in enumerate(cuts))
         + "</tr>" for name, metric, cuts in cut_rows(r))
-    return ('<section id="anchors"><h2>How stars are given</h2><p>Quality rows are anchored on the suite: the mean '
-            'score of its reference stories is 5 stars, the mean score of degenerate copies of them (looped, '
-            'shuffled, off-genre, copied) is 1 star, linear in between and clipped.</p>'
+    sources = "".join(f"<tr><th scope=\"row\">{e(a)}</th><td>{e(b)}</td><td>{e(c)}</td><td>{e(d)}</td></tr>"
+                      for a, b, c, d in stars_source_rows(r))
+    cal_notes = "".join(f"<p class=\"note\">Calibration data: {e(n)}</p>" for n in calibration_notes(r))
+    return ('<section id="anchors"><h2>How stars are given</h2><p>A quality row\'s stars are each story\'s calibrated '
+            'stars where a calibration exists (the rating people give stories with that score); otherwise they are '
+            'anchored on the suite: the mean score of its reference stories is 5 stars, the mean score of degenerate '
+            'copies of them (looped, shuffled, off-genre, copied) is 1 star, linear in between and clipped. A row whose '
+            'references do not beat their degenerate copies (paired test over the items) is not informative on this '
+            'suite: no stars, no winner.</p>'
+            '<table id="stars-from"><thead><tr><th>Row</th><th>Metric</th><th>Stars from</th><th>References vs '
+            f'degenerate copies</th></tr></thead><tbody>{sources}</tbody></table>{cal_notes}'
             '<table id="anchor-table"><thead><tr><th>Row</th><th>Metric</th><th>1★ level</th><th>5★ level '
             '(references)</th><th>Degenerate kinds (mean)</th><th>References</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>'

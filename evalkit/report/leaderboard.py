@@ -32,15 +32,17 @@ def cell_text(cell: dict[str, Any] | None) -> str:
     return f"{st} {fmt_num(cell['value'])}".strip()
 
 
-def delta_text(delta: float | None, previous: str | None) -> str:
+def delta_text(delta: float | None, previous: str | None, significant: bool | None = None,
+               mde: float | None = None) -> str:
     if previous is None:
         return "new"
     if delta is None:
         return "n/a"
+    noise = f" (noise: under {fmt_num(mde)}★ is not detectable)" if significant is False and mde is not None else ""
     if delta > 0:
-        return f"▲ +{fmt_num(delta)}"
+        return f"▲ +{fmt_num(delta)}{noise}"
     if delta < 0:
-        return f"▼ -{fmt_num(-delta)}"
+        return f"▼ -{fmt_num(-delta)}{noise}"
     return "= 0"
 
 
@@ -51,7 +53,8 @@ def _units(g: Group) -> str:
 
 
 FOOTNOTE = ("Stars: ★ = one star, ½ = half a star (1 to 5), from each run's rating.json; n/a = not measured. "
-            "Δ = change of Overall Quality against the same model's previous run on this suite and split.")
+            "Δ = change of Overall Quality against the same model's previous run on this suite and split; "
+            "\"noise\" when the star table's test (cluster bootstrap over the shared items) cannot tell it from zero.")
 
 
 def render_md(lb: Leaderboard) -> str:
@@ -65,7 +68,7 @@ def render_md(lb: Leaderboard) -> str:
         out.append("|" + "|".join(["---:", "---"] + [":---:"] * len(g.rows) + [":---:", "---", "---"]) + "|")
         for e in g.entries:
             cells = [str(e.rank), md_escape(e.model), *[md_escape(cell_text(e.cells.get(r))) for r in g.rows],
-                     md_escape(delta_text(e.delta, e.previous_run)), md_escape(e.run_id), md_escape(_date(e.created))]
+                     md_escape(delta_text(e.delta, e.previous_run, e.delta_significant, e.delta_mde)), md_escape(e.run_id), md_escape(_date(e.created))]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
         if _units(g):
@@ -90,7 +93,8 @@ def _flat_rows(lb: Leaderboard) -> tuple[list[str], list[dict[str, Any]]]:
                 c = e.cells.get(r) or {}
                 rec[f"{r} stars"] = c.get("stars")
                 rec[f"{r} value"] = c.get("value")
-            rec |= {"overall_delta": e.delta, "previous_run": e.previous_run, "run_id": e.run_id,
+            rec |= {"overall_delta": e.delta, "delta_significant": e.delta_significant, "previous_run": e.previous_run,
+                    "run_id": e.run_id,
                     "created": e.created, "device": e.device}
             records.append(rec)
     return rows, records
@@ -127,7 +131,8 @@ def render_json(lb: Leaderboard) -> str:
         "groups": [{"suite": g.suite, "split": g.split, "rows": g.rows, "units": g.units,
                     "entries": [{"rank": e.rank, "model": e.model, "run_id": e.run_id, "created": e.created,
                                  "device": e.device, "overall": e.overall, "overall_delta": e.delta,
-                                 "previous_run": e.previous_run, "cells": e.cells} for e in g.entries]}
+                                 "previous_run": e.previous_run, "cells": e.cells,
+                                 "delta_significant": e.delta_significant, "delta_mde": e.delta_mde} for e in g.entries]}
                    for g in lb.groups],
         "skipped": [{"run": n, "reason": why} for n, why in lb.skipped],
     })
@@ -161,8 +166,8 @@ def render_html(lb: Leaderboard) -> str:
                         if c.get("value") is not None else "n/a")
                 tds.append(f'<td title="{e_(tip)}">{body}</td>' if tip else f"<td>{body}</td>")
             cls = "up" if (e.delta or 0) > 0 else "down" if (e.delta or 0) < 0 else ""
-            tds.append(f'<td class="{cls}">{e_(delta_text(e.delta, e.previous_run))}</td>' if cls
-                       else f"<td>{e_(delta_text(e.delta, e.previous_run))}</td>")
+            tds.append(f'<td class="{cls}">{e_(delta_text(e.delta, e.previous_run, e.delta_significant, e.delta_mde))}</td>' if cls
+                       else f"<td>{e_(delta_text(e.delta, e.previous_run, e.delta_significant, e.delta_mde))}</td>")
             tds += [f"<td>{e_(e.run_id)}</td>", f"<td>{e_(_date(e.created))}</td>"]
             out.append("<tr>" + "".join(tds) + "</tr>")
         out.append("</tbody></table>")

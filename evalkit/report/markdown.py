@@ -10,10 +10,12 @@ from __future__ import annotations
 from evalkit.report import (
     ReportData,
     comparison_text,
+    calibration_notes,
     cut_rows,
     method_text,
     notes,
     provenance,
+    stars_source_rows,
     value_text,
     winner_text,
 )
@@ -97,9 +99,12 @@ def render_markdown(data: ReportData) -> str:
 def _anchor_section(data: ReportData) -> list[str]:
     r = data.rating
     lines = ["## How stars are given", "",
-             "Quality rows are anchored on the suite: the mean score of its reference stories is 5 stars, the "
-             "mean score of degenerate copies of them (looped, shuffled, off-genre, copied) is 1 star, linear in "
-             "between and clipped. Overall Quality is the weighted mean, story by story, of the quality rows' stars.", ""]
+             "A quality row's stars are each story's calibrated stars where a calibration exists (the rating people "
+             "give stories with that score), averaged over the stories; otherwise they are anchored on the suite: the "
+             "mean score of its reference stories is 5 stars, the mean score of degenerate copies of them (looped, "
+             "shuffled, off-genre, copied) is 1 star, linear in between and clipped. A row whose reference stories do "
+             "not beat their degenerate copies (paired test over the items) is not informative on this suite: no stars, "
+             "no winner. Overall Quality is the weighted mean, story by story, of the quality rows' stars.", ""]
     rows = []
     for row in r.get("rows", []):
         if row.get("kind") != "quality":
@@ -120,6 +125,12 @@ def _anchor_section(data: ReportData) -> list[str]:
                                                                  for i, c in enumerate(cuts))]
                          for name, metric, cuts in cuts])
         lines.append("")
+    lines += ["## Where each quality row's stars come from", ""]
+    lines += _table(["Row", "Metric", "Stars from", "References vs degenerate copies"],
+                    [[md_escape(a), md_escape(b), md_escape(c), md_escape(d)] for a, b, c, d in stars_source_rows(r)])
+    lines.append("")
+    for note in calibration_notes(r):
+        lines += [f"Calibration data: {md_escape(note)}", ""]
     return lines
 
 

@@ -63,7 +63,7 @@ def render_md(r: RegressResult) -> str:
         "- Models: " + ", ".join(f"{md_escape(b)} -> {md_escape(c)}" for b, c in r.pairs),
         "- Speed and memory: " + ("compared (same hardware)" if r.hardware_reason is None
                                   else f"skipped, {md_escape(r.hardware_reason)}"),
-        f"- Method: paired bootstrap of the mean per-story difference ({cfg.resamples:,} resamples, seed {cfg.seed}, "
+        f"- Method: cluster bootstrap over suite items of the mean per-item difference, the test the star table uses ({cfg.resamples:,} resamples, seed {cfg.seed}, "
         f"{cfg.confidence:.0%} CI); a regression is a change for the worse beyond the tolerance whose CI excludes 0. "
         "Peak memory and failed stories are single readings: the tolerance alone decides.", "",
         "| Model | Metric | Baseline | Candidate | Δ | CI of Δ | Tolerance | n | Verdict |",

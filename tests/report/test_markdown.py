@@ -35,14 +35,23 @@ def test_report_md_rebuilds_the_seed_table_with_numbers_and_provenance(scored_ru
     assert stars[0] == ["Metric", "storyteller", "parrot", "Winner"]
     assert [r[0].strip("*") for r in stars[1:]] == list(ROWS)  # the seed's eight rows, in its order
     by_row = {r[0].strip("*"): r for r in stars[1:]}
-    assert by_row["Vocabulary Richness"][1:] == ["★★★★★", "★", "storyteller"]
+    # Vocabulary Richness has a shipped calibration (hanna-mtld): its stars are the mean of each story's mtld_stars
+    from evalkit.rating import stars
+    from evalkit.report.format import stars_text
+    from evalkit.scoring import load_scores
+
+    recs = load_scores(scored_run)
+    want = [stars_text(stars(sum(r.scores["mtld_stars"] for r in recs if r.model == m) / sum(r.model == m for r in recs)))
+            for m in ("storyteller", "parrot")]
+    assert by_row["Vocabulary Richness"][1:] == [*want, "storyteller"] and want[0] != want[1]
+    assert "calibrated on people's ratings: hanna\\_dev.csv Complexity" in md and "adult short fiction" in md
     assert by_row["Overall Quality"][3] == "**storyteller**"
     assert by_row["Creativity"][1:] == ["n/a", "n/a", "n/a"]  # no creativity scorer ran: never invented
     assert by_row["Training Time"][2] == "n/a" and by_row["Training Time"][1].startswith("★")
     numbers = {r[0]: r for r in _table(md, "Numbers")}
     assert numbers["Metric"][4] == "storyteller − parrot [95% CI]"
     speed = numbers["Inference Speed"]
-    assert speed[2].startswith("0.5") and "[" in speed[2] and speed[4].startswith("-5.") and "paired bootstrap" in speed[5]
+    assert speed[2].startswith("0.5") and "[" in speed[2] and speed[4].startswith("-5.") and "could not be seen with 5 prompts × 1 sample" in speed[5]
     assert "one value each" in numbers["Memory Efficiency"][4] and "10%" in numbers["Memory Efficiency"][5]
     prov = md.splitlines()[2]
     assert "Weights (Overall Quality): Story Coherence" in prov and "Creativity (n/a, left out)" in prov
@@ -50,6 +59,9 @@ def test_report_md_rebuilds_the_seed_table_with_numbers_and_provenance(scored_ru
     assert "Suite: smoke" in prov and "split test, 5 stories" in prov
     anchors = {r[0]: r for r in _table(md, "How stars are given")}
     assert anchors["Vocabulary Richness"][5] == "5" and anchors["Vocabulary Richness"][4].startswith("looped")
+    source = {r[0]: r for r in _table(md, "Where each quality row's stars come from")}
+    assert source["Vocabulary Richness"][2].startswith("calibrated on people's ratings")
+    assert source["Story Coherence"][2].startswith("suite anchors") and source["Story Coherence"][3].startswith("references beat")
     assert "(no training record)" in md.split("## Notes", 1)[1].replace("\\(", "(").replace("\\)", ")")
 
 
@@ -83,10 +95,10 @@ def test_print_tables_shows_stars_numbers_and_winner(scored_run: Path) -> None:
     star_part = text.split("Numbers:", 1)[0]
     lines = {line.split("│")[1].strip(): line for line in star_part.splitlines() if line.count("│") >= 4}
     assert all(row in lines for row in ROWS)
-    assert "★★★★★" in lines["Story Coherence"] and "storyteller" in lines["Overall Quality"]
+    assert "★★★★★" in lines["Story Coherence"] and "storyteller" in lines["Overall Quality"]  # anchors: no calibration
     numbers = {line.split("│")[1].strip(): line for line in text.split("Numbers:", 1)[1].splitlines() if line.count("│") >= 4}
     assert "0.52 [0.5" in numbers["Inference Speed"]  # speeds are fixed in the stored generations
-    assert re.search(r"│ \+\d+\.\d \[\d+\.\d, \d+\.\d\] \*", numbers["Vocabulary Richness"])  # diff [CI], significant
+    assert re.search(r"│ \+\d+\.\d+★ \[\d+\.\d+, \d+\.\d+\] \*", numbers["Vocabulary Richness"])  # diff [CI], significant
     flat = " ".join(text.split())
     assert "Weights: Story Coherence" in flat and "device: cpu (2 cores, Test CPU)" in flat
 
