@@ -146,8 +146,10 @@ def run_compare(
     progress: RunProgress | None = None,
     score: bool = True,
     rate: bool = True,
+    judge: str | None = None,
 ) -> Path:
-    """Generate, measure, score and rate; returns the run folder."""
+    """Generate, measure, score and rate; returns the run folder. ``judge``: a model argument for the
+    model that rates the stories and compares the models (default: ``model`` under the suite's [judge])."""
     from evalkit.suites import default_suite_name
 
     progress = progress or RunProgress()
@@ -158,6 +160,7 @@ def run_compare(
     results_dir = Path(results_dir)
     cache = results_dir / CACHE_DIR
     _check_runnable(candidates, items, gen_params, cache)
+    judge_ref = _check_judge(judge, suite_obj, models_file)
 
     run_dir = new_run_dir(results_dir)
     manifest = Manifest(
@@ -169,6 +172,7 @@ def run_compare(
         models=[ModelRun(label=c.spec.label, spec=c.spec.to_dict(), model_key=c.key) for c in candidates],
     )
     manifest.scorers = list(scorers) if scorers else None
+    manifest.judge = judge_ref
     write_json(run_dir / "manifest.json", manifest)
     try:
         for c, mrun in zip(candidates, manifest.models):
@@ -196,6 +200,19 @@ def run_compare(
             progress.stage("rating")
             ensure_reported(ctx, ensure_rated(ctx, force=True))
     return run_dir
+
+
+def _check_judge(judge: str | None, suite: Suite, models_file: str | Path | None) -> Any:
+    """The run's judge (JudgeRef), resolved and checked before any work; None without one. Loaded only
+    in the scoring stage, so it holds no memory while the candidates generate."""
+    if judge is None:
+        table = (suite.config or {}).get("judge")
+        judge = table.get("model") if isinstance(table, dict) and isinstance(table.get("model"), str) else None
+    if not judge:
+        return None
+    from evalkit.judge.judge import check_judge
+
+    return check_judge(judge, models_file)
 
 
 def rate_and_report(run_dir: Path) -> None:

@@ -31,9 +31,13 @@ __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"
 @click.option("--scorers", help="Comma-separated scorer names (default: all installed); evaluate:PATH adds "
               "a local evaluate metric.")
 @click.option("--device", help="Device for the embedding and scoring models (cpu, cuda).")
-def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None) -> None:
+@click.option("--judge", metavar="MODEL", help="Also rate every story with this model as judge (judge_* metrics); "
+              "any model argument. Judge calls are cached in results/.cache/judge/.")
+@click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables (for --judge).")
+def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None,
+            judge: str | None, models_file: str | None) -> None:
     """Score stories produced anywhere: one JSON object a line in, one line of scores out."""
-    from evalkit.commands._common import split_csv
+    from evalkit.commands._common import judge_context, split_csv
     from evalkit.records import write_text
     from evalkit.suites import default_suite_name, load_suite
 
@@ -41,7 +45,13 @@ def command(stories: Path, suite_name: str | None, output: Path | None, scorers:
     if suite_name is None or suite_name.lower() != "none":
         suite = load_suite(suite_name or default_suite_name())
     chosen = make_scorers(split_csv(scorers))
-    rows = score_file(stories, suite, chosen, ScoringContext(suite=suite, device=device))
+    context = ScoringContext(suite=suite, device=device)
+    if judge:
+        from evalkit.score_cache import DEFAULT_SUBDIR
+
+        read_stories(stories, suite)  # bad input fails before the judge loads
+        chosen = judge_context(context, chosen, judge, models_file, Path("results") / DEFAULT_SUBDIR.parent)
+    rows = score_file(stories, suite, chosen, context)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if output is None:
         sys.stdout.write(text)

@@ -36,7 +36,8 @@ class ConsistencyReport(BaseModel):
     position_bias: float | None = Field(description="pairwise: share of choices for the first-shown story - 0.5")
     seed_agreement: float | None = Field(None, description="sampled judges: share of ratings equal across two seeds")
     agreement: list[MetricAgreement] = Field(default_factory=list, description="judge vs automatic, per row")
-    missing: int = Field(0, description="judge questions left without an answer")
+    missing: int = Field(0, description="judge answers missing: story ratings left null, plus pairwise items "
+                                        "with an order unanswered")
     warnings: list[str] = Field(default_factory=list, description="self-preference and other cautions")
 
 
@@ -57,9 +58,10 @@ def metric_agreement(scores: Sequence[Mapping[str, float | None]]) -> list[Metri
 
 def consistency_report(judge: Any, scores: Sequence[Mapping[str, float | None]] = (),
                        pairs: Sequence[PreferenceRow] = (), candidates: Mapping[str, Any] = (),
-                       seed_agreement: float | None = None) -> ConsistencyReport:
+                       seed_agreement: float | None = None, missing: int | None = None) -> ConsistencyReport:
     """``judge``: a Judge; ``scores``: per-story score dicts of the run; ``pairs``: pairwise rows;
-    ``candidates``: label -> (fingerprint, ModelSpec) of the models compared."""
+    ``candidates``: label -> (fingerprint, ModelSpec) of the models compared; ``missing``: questions
+    left unanswered (default: those this judge object failed to answer)."""
     judged = [j for p in pairs for j in p.judgments if j.outcome is not None]
     firsts = [f for p in pairs for f in ([p.first_position_rate] if p.first_position_rate is not None else [])]
     warnings = []
@@ -71,6 +73,7 @@ def consistency_report(judge: Any, scores: Sequence[Mapping[str, float | None]] 
         judge=judge.spec.label,
         order_agreement=(sum(bool(j.consistent) for j in judged) / len(judged)) if judged else None,
         position_bias=(sum(firsts) / len(firsts) - 0.5) if firsts else None,
-        seed_agreement=seed_agreement, agreement=metric_agreement(scores), missing=judge.missing,
+        seed_agreement=seed_agreement, agreement=metric_agreement(scores),
+        missing=judge.missing if missing is None else missing,
         warnings=warnings,
     )

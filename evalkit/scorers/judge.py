@@ -34,6 +34,18 @@ class JudgeScorer(Scorer):
         _m("overall", "overall quality"),
     )
 
+    def cache_identity(self, context: ScoringContext) -> str:
+        """The judge's fingerprint and the rubrics' wording: another judge or an edited rubric is another
+        number (the score cache keys on this; the judge-call cache below it keys on the same)."""
+        from evalkit.judge.rubric import load_rubrics
+        from evalkit.records import stable_hash
+
+        key = judge_fingerprint(context)
+        if key is None:
+            return f"{self.version}:no-judge"
+        rubrics = {r.name: r.digest() for r in load_rubrics(context.suite)}
+        return f"{self.version}:{key}:{stable_hash(rubrics, 12)}"
+
     def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
         from evalkit.judge.rubric import load_rubrics
 
@@ -61,15 +73,38 @@ class JudgeScorer(Scorer):
         return out
 
 
-def judge_from_context(context: ScoringContext) -> Any:
-    """The configured Judge, built once per context; None when no judge is configured."""
-    if "judge" in context.shared:
-        return context.shared["judge"]
+def _chosen(context: ScoringContext) -> Any:
     chosen = context.options.get("judge")
     if chosen is None and context.suite is not None:
         table = (context.suite.config or {}).get("judge", {})
         chosen = table.get("model") if isinstance(table, dict) else None
-    if isinstance(chosen, str) and chosen:
+    return chosen or None
+
+
+def judge_fingerprint(context: ScoringContext) -> str | None:
+    """The configured judge's fingerprint, without loading it; None when no judge is configured."""
+    judge = context.shared.get("judge")
+    if judge is not None:
+        return judge.key
+    if "judge_fingerprint" not in context.shared:
+        chosen = _chosen(context)
+        if isinstance(chosen, str):
+            from evalkit.models.registry import load_backend, resolve_model
+
+            spec = resolve_model(chosen, context.options.get("models_file"))
+            chosen = load_backend(spec.backend)(spec).fingerprint()
+        elif chosen is not None:
+            chosen = chosen.key
+        context.shared["judge_fingerprint"] = chosen
+    return context.shared["judge_fingerprint"]
+
+
+def judge_from_context(context: ScoringContext) -> Any:
+    """The configured Judge, built once per context; None when no judge is configured."""
+    if "judge" in context.shared:
+        return context.shared["judge"]
+    chosen = _chosen(context)
+    if isinstance(chosen, str):
         from evalkit.judge.judge import configure_judge
 
         chosen = configure_judge(chosen, context.options.get("models_file"),
