@@ -159,8 +159,8 @@ def run_compare(
     candidates = resolve_candidates(model_args, models_file, overrides)
     results_dir = Path(results_dir)
     cache = results_dir / CACHE_DIR
-    _check_runnable(candidates, items, gen_params, cache)
     judge_ref = _check_judge(judge, suite_obj, models_file)
+    _check_runnable(candidates, items, gen_params, cache)
 
     run_dir = new_run_dir(results_dir)
     manifest = Manifest(

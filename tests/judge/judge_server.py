@@ -1,7 +1,8 @@
 """A real OpenAI-compatible judge server for the tests (uvicorn + starlette on 127.0.0.1).
 
 ``python judge_server.py --port N --mode MODE``:
-- logprobs: every answer is "4" with fixed top_logprobs (see TOP below); pairwise questions get
+- logprobs: every answer is "4" with fixed top_logprobs (see TOP below), or the digit nearest a
+  "rating=X" written in the story (p 0.9, so its expected rating is exactly that digit); pairwise questions get
   p(A)=0.9 (mode first) or prefer the story holding KEYWORD
 - nologprobs: no logprobs; the answer is the digit 3 + seed % 3 (so seeds 1000..1004 -> 4,5,3,4,5)
 - garbage: no logprobs, the answer is a sentence without a rating
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 from typing import Any
 
@@ -47,6 +49,10 @@ def _answer(body: dict[str, Any]) -> tuple[str, list[tuple[str, float]] | None]:
         prefer_a = True if STATE["pair"] == "first" else (KEYWORD in a and KEYWORD not in b)
         top = [("A", 0.9), ("B", 0.1)] if prefer_a else [("B", 0.8), ("A", 0.2)]
         return top[0][0], top
+    planted = re.search(r"rating=([0-9.]+)", user)
+    if planted:  # a story carrying its rating (validate tests): the judge reads it, p = 0.9 on that digit
+        k = str(min(5, max(1, round(float(planted.group(1))))))
+        return k, [(k, 0.9), ("Rating", 0.1)]
     return "4", TOP
 
 
