@@ -57,11 +57,13 @@ def load_scorer_specs(names: Sequence[str] | None):
 @click.option("--device", help="Device for the embedding and scoring models (cpu, cuda).")
 @click.option("--judge", metavar="MODEL", help="Also measure this model as judge (judge_* metrics, any model "
               "argument) against the human ratings; judge calls are cached beside the score cache.")
+@click.option("--judge-rubrics", help="With --judge: comma-separated rubrics to rate (default: all five), "
+              "e.g. coherence to measure against HANNA's Coherence at a fifth of the cost.")
 @click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables (for --judge).")
 def command(ratings: Path, story_col: str, system_col: str, group_col: str, prompt_col: str, criteria: tuple[str, ...],
             human_system: str | None, scorers: str | None, cv: int | None, bootstrap: int, cache_dir: Path,
             no_cache: bool, out_dir: Path, docs: Path | None, roc_pairs: int, device: str | None,
-            judge: str | None, models_file: str | None) -> None:
+            judge: str | None, judge_rubrics: str | None, models_file: str | None) -> None:
     """Measure how each metric agrees with human ratings (a CSV of rated stories)."""
     from rich.console import Console
 
@@ -89,7 +91,8 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
     if judge:  # the judge is one more scorer: the same pooled, per-group, system and --cv figures
         from evalkit.commands._common import judge_context
 
-        chosen = judge_context(context, chosen, judge, models_file, None if no_cache else cache_dir.parent)
+        chosen = judge_context(context, chosen, judge, models_file, None if no_cache else cache_dir.parent,
+                               split_csv(judge_rubrics))
     rec, scores = validate(table, chosen, context, None if no_cache else cache_dir, boot=bootstrap, cv=cv, progress=progress)
     write_json(out_dir / "validation.json", rec)
     per_story = table.frame[["id", "system", "group"]].join(scores)  # every story's numbers, to check or refit

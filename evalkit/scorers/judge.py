@@ -5,7 +5,8 @@ probabilities, else the mean of sampled ratings (the note says which). Higher is
 Opt-in: not part of the default scorer set (``default = False``); runs when a judge is configured:
 ``context.options["judge"]`` (a Judge from ``evalkit.judge.judge.configure_judge``, or a model
 argument string resolved with ``context.options["models_file"]`` and cached under
-``context.options["judge_cache_dir"]``), or ``model = "..."`` under ``[judge]`` in suite.toml.
+``context.options["judge_cache_dir"]``), or ``model = "..."`` under ``[judge]`` in suite.toml;
+``context.options["judge_rubrics"]`` narrows the rubrics rated.
 Without one it returns nulls with the note "no judge configured" and loads nothing.
 """
 
@@ -43,17 +44,15 @@ class JudgeScorer(Scorer):
         key = judge_fingerprint(context)
         if key is None:
             return f"{self.version}:no-judge"
-        rubrics = {r.name: r.digest() for r in load_rubrics(context.suite)}
+        rubrics = {r.name: r.digest() for r in judge_rubrics(context)}
         return f"{self.version}:{key}:{stable_hash(rubrics, 12)}"
 
     def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
-        from evalkit.judge.rubric import load_rubrics
-
         judge = judge_from_context(context)
         if judge is None:
             return [StoryScores({m.name: None for m in self.metrics}, {m.name: NO_JUDGE for m in self.metrics})
                     for _ in stories]
-        rubrics = load_rubrics(context.suite)
+        rubrics = judge_rubrics(context)
         genres = dict(getattr(context.suite, "genres", None) or {})
         rated = judge.rate(stories, rubrics, genres)
         stats = context.shared.setdefault("judge_stats", {"questions": 0, "missing": 0})
@@ -71,6 +70,23 @@ class JudgeScorer(Scorer):
                     s.notes[metric] = f"judge {judge.spec.label}: mean of {rec.n_samples} sampled ratings (no probabilities)"
             out.append(s)
         return out
+
+
+def judge_rubrics(context: ScoringContext) -> list[Any]:
+    """The rubrics to rate: the suite's (or the built-in ones), narrowed to
+    ``context.options["judge_rubrics"]`` when given (validate --judge-rubrics: one criterion costs a fifth)."""
+    from evalkit.errors import EvalkitError
+    from evalkit.judge.rubric import builtin_rubrics, load_rubrics
+
+    rubrics = load_rubrics(context.suite)
+    names = context.options.get("judge_rubrics")
+    if not names:
+        return rubrics
+    known = builtin_rubrics() | {r.name: r for r in rubrics}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise EvalkitError(f"judge rubrics: unknown {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[n] for n in names]
 
 
 def _chosen(context: ScoringContext) -> Any:
