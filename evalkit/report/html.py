@@ -66,8 +66,9 @@ e = html_escape
 
 
 def render_html(data: ReportData) -> str:
+    judge = [_judge(data)] if data.judge is not None else []  # a run without a judge: the page as before
     body = "\n".join([_header(data), _star_table(data), _numbers(data), _charts(data), _anchors(data),
-                      _judge(data), _notes(data), _stories(data)])
+                      *judge, _notes(data), _stories(data)])
     digest = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
     page = TEMPLATE.read_text(encoding="utf-8")
     # replace the body last so nothing inside it is ever taken for a placeholder
