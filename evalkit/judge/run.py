@@ -71,12 +71,21 @@ def judge_stage(run_dir: Path, manifest: Any, suite: Any, judge: Any, generation
     missing = sum(1 for k, r in rated if r.scores[k] is None and r.notes.get(k) != NO_JUDGE)
     candidates = {m.label: (m.model_key, ModelSpec(m.label, str(m.spec.get("backend", "")), dict(m.spec.get("options") or {})))
                   for m in manifest.models}
-    report = consistency_report(judge, scores, prefs, candidates,
-                                missing=missing + sum(p.n_missing for p in prefs))
+    report = consistency_report(judge, scores, prefs, candidates, missing=missing + sum(p.n_missing for p in prefs),
+                                counterparts=counterparts(suite))
     record = JudgeRun(run_id=manifest.run_id, judge=judge.info(), criterion=rubric.name, ratings_missing=missing,
                       ratings_total=len(rated), preferences=prefs, consistency=report)
     write_json(Path(run_dir) / FILE, record)
     return record
+
+
+def counterparts(suite: Any) -> dict[str, str]:
+    """Judge metric -> the automatic metric on the same star-table row under the suite's [rating]."""
+    from evalkit.judge.consistency import AUTOMATIC_COUNTERPART, JUDGE_ROWS
+    from evalkit.rating import load_rating_config
+
+    quality = load_rating_config(suite.config, str(Path(suite.path) / "suite.toml")).quality
+    return {**AUTOMATIC_COUNTERPART, **{j: quality[r] for j, r in JUDGE_ROWS.items() if quality.get(r)}}
 
 
 def load_judge_run(run_dir: str | Path) -> JudgeRun | None:

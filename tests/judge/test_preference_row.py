@@ -84,3 +84,13 @@ def test_reports_show_the_row_and_the_judge_section_escaped(run_builder, tmp_pat
     # the stored rating is valid and a rerate without judge.json drops the row
     (run_dir / FILE).unlink()
     assert [r["row"] for r in ensure_rated(RunContext.load(run_dir), force=True)["rows"]] == list(ROWS)
+
+
+def test_the_automatic_counterpart_is_the_metric_on_the_same_row_of_the_suite(tmp_path):
+    from evalkit.judge.run import counterparts
+    from evalkit.suites import load_suite
+    from run_folders import make_suite
+
+    got = counterparts(load_suite(make_suite(tmp_path)))  # its [rating] puts distinct_2 on Story Coherence
+    assert got["judge_coherence"] == "distinct_2" and got["judge_genre"] == "seq_rep_4"
+    assert got["judge_creativity"] == "creativity" and got["judge_age"] == "reading_band_fit"
