@@ -237,7 +237,7 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> dict[str, Any]:
     labels = [m.label for m in ctx.manifest.models]
     rating = rate_stored(ctx.manifest, ctx.scores, ctx.summary(), path, ctx.rating_config,
                          _stored_anchors(ctx), None if ctx.suite is not None else ctx.suite_problem(),
-                         None if judged is None else lambda cfg: [preference_row(judged, labels, cfg)])
+                         None if judged is None or len(labels) < 2 else lambda cfg: [preference_row(judged, labels, cfg)])
     ctx._cache["rating"] = rating
     return rating
 
