@@ -130,8 +130,8 @@ def preference_row(run: JudgeRun, models: Sequence[str], cfg: Any) -> dict[str, 
         lo, hi = paired_bootstrap_ci(diffs, cfg.bootstrap_resamples, cfg.bootstrap_seed, cfg.confidence,
                                      clusters=[j.item_id for j in done])
         sig = lo > 0 or hi < 0
-        comps.append(Comparison(p.model_a, p.model_b, mean, lo, hi, sig,
-                                (p.model_a if mean > 0 else p.model_b) if sig else None, len(done)))
+        comps.append(Comparison(a=p.model_a, b=p.model_b, diff=mean, ci_low=lo, ci_high=hi, significant=sig,
+                                better=(p.model_a if mean > 0 else p.model_b) if sig else None, n=len(done)))
     cells = {}
     for m in models:
         per_item = [math.fsum(v) / len(v) for v in shares[m].values()]
