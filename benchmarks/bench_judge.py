@@ -6,10 +6,11 @@ with people on HANNA Coherence.
 
 throughput: the persona-tales test stories (the human references stand in for generations), no
 cache, the model loaded once; stories/s = stories / wall seconds of ``Judge.rate``.
-hanna: the first N prompt ids of ../shared/validation/hanna_dev.csv, every system, rubric coherence;
-Kendall τ-b with the mean human Coherence: pooled over the machine stories (HANNA's "story level"),
-the per-prompt mean, and over system means (with and without the human system). Judge calls are
-cached in results/.cache/judge, so a rerun only computes the τ. Prints the load average: on a shared
+hanna: the first N prompt ids of ../shared/validation/hanna_dev.csv, every system, rubric coherence,
+through the validate pipeline (as `evalkit validate --judge MODEL --judge-rubrics coherence`): Kendall
+τ-b with the mean human Coherence pooled over the machine stories (HANNA's "story level"), the
+per-prompt mean, and over system means (with and without the human system), each with its bootstrap
+95% interval over prompts. Judge calls are cached in results/.cache/judge, so a rerun only computes the τ. Prints the load average: on a shared
 machine other processes slow every timing.
 """
 
@@ -64,39 +65,34 @@ def throughput(args) -> dict:
 
 
 def hanna(args) -> dict:
-    import pandas as pd
-    from scipy.stats import kendalltau
+    """The judge against HANNA's Coherence through the validate pipeline (what `evalkit validate --judge`
+    runs), on the first N prompts: the same pooled, per-prompt and system τ validate reports."""
+    import dataclasses
 
     from evalkit.judge.judge import configure_judge
-    from evalkit.judge.rubric import load_rubrics
-    from evalkit.scorers.base import StoryInput
+    from evalkit.scorers.base import ScoringContext
+    from evalkit.scorers.judge import JudgeScorer
+    from evalkit.validate.pipeline import validate
+    from evalkit.validate.ratings import ColumnMap, load_ratings
 
-    df = pd.read_csv(args.csv)
-    keep = sorted(df["prompt_id"].unique())[: args.prompts]
-    df = df[df["prompt_id"].isin(keep)].reset_index(drop=True)
-    rubric = [r for r in load_rubrics() if r.name == "coherence"]
-    judge = configure_judge(args.judge, cache_dir=Path("results/.cache"), batch_size=args.batch_size)
-    clip = (lambda t: t[: args.max_chars]) if args.max_chars else (lambda t: t)  # the opening only, for speed
-    stories = [StoryInput(text=clip(str(r.story)), id=str(r.story_id), prompt=str(r.prompt)) for r in df.itertuples()]
+    table = load_ratings(args.csv, ColumnMap(criteria=("Coherence",)))
+    keep = sorted(table.frame["group"].unique(), key=str)[: args.prompts]
+    table = dataclasses.replace(table, frame=table.frame[table.frame["group"].isin(keep)].reset_index(drop=True))
+    context = ScoringContext(options={"judge_rubrics": ["coherence"], "judge_cache_dir": Path("results/.cache")})
+    context.shared["judge"] = judge = configure_judge(args.judge, cache_dir=Path("results/.cache"),
+                                                      batch_size=args.batch_size)
     t = time.perf_counter()
-    rated = judge.rate(stories, rubric, progress=lambda d, n: print(f"  {d}/{n}", flush=True))
+    rec, scores = validate(table, [JudgeScorer()], context, None, boot=args.boot)  # judge calls: cached below it
     wall = time.perf_counter() - t
-    df["judge"] = [per["coherence"].value for per in rated]
-    machine = df[df["model"] != "Human"].dropna(subset=["judge"])
-    pooled = kendalltau(machine["judge"], machine["Coherence"]).statistic
-    per_prompt = machine.groupby("prompt_id").apply(
-        lambda g: kendalltau(g["judge"], g["Coherence"]).statistic, include_groups=False).dropna()
-    sys_means = df.dropna(subset=["judge"]).groupby("model")[["judge", "Coherence"]].mean()
-    sys_machine = sys_means.drop(index="Human", errors="ignore")
-    out = {"judge": args.judge, "prompts": len(keep), "max_chars": args.max_chars, "stories": len(df), "missing": int(df["judge"].isna().sum()),
-           "wall_s": wall, "asked": judge.asked, "load_avg": _load(),
-           "story_tau_pooled_machine": float(pooled), "story_tau_per_prompt_mean": float(per_prompt.mean()),
-           "system_tau_machine": float(kendalltau(sys_machine["judge"], sys_machine["Coherence"]).statistic),
-           "system_tau_with_human": float(kendalltau(sys_means["judge"], sys_means["Coherence"]).statistic),
-           "system_means": {m: [round(float(a), 3), round(float(b), 3)]
-                            for m, (a, b) in sys_means[["judge", "Coherence"]].iterrows()},
-           "judge_rating_sd": float(df["judge"].std())}
-    return out
+    (res,) = [r for r in rec.results if r.metric == "judge_coherence"]
+    m, h = res.machine, res.with_human
+    return {"judge": args.judge, "prompts": len(keep), "stories": len(table.frame), "asked": judge.asked,
+            "missing": int(scores["judge_coherence"].isna().sum()), "wall_s": wall, "load_avg": _load(),
+            "story_tau_pooled_machine": [m.pooled_tau.value, m.pooled_tau.low, m.pooled_tau.high],
+            "story_tau_per_prompt_mean": [m.group_tau.value, m.group_tau.low, m.group_tau.high],
+            "system_tau_machine": [m.system_tau.value, m.system_tau.low, m.system_tau.high],
+            "system_tau_with_human": None if h is None else [h.system_tau.value, h.system_tau.low, h.system_tau.high],
+            "judge_rating_sd": float(scores["judge_coherence"].std())}
 
 
 def main(argv=None) -> int:
@@ -108,7 +104,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[8, 1])
     ap.add_argument("--prompts", type=int, default=12)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--max-chars", type=int, default=0, help="judge only the first N characters (0: all)")
+    ap.add_argument("--boot", type=int, default=1000, help="bootstrap draws of prompts (hanna)")
     ap.add_argument("--csv", type=Path, default=HANNA)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)

@@ -30,6 +30,8 @@ class RunContext:
     device: str | None = None
     use_score_cache: bool = True  # False: score everything afresh (nothing read from or added to the cache)
     scoring_options: dict[str, Any] | None = None  # ScoringContext options (lm.path, lm.alternatives, ...)
+    judge: str | None = None  # the judge model argument (--judge, the manifest's judge, or the suite's [judge])
+    models_file: str | None = None  # what the judge argument is resolved with
     _scorers: list[Any] | None = field(default=None, repr=False)
     _scoring: Any = field(default=None, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -37,8 +39,10 @@ class RunContext:
     @classmethod
     def load(cls, run_dir: str | Path, manifest: Manifest | None = None, suite: Any = None,
              scorer_names: Sequence[str] | None = None, device: str | None = None,
-             scoring_options: dict[str, Any] | None = None) -> RunContext:
-        """The context of a run folder; pass what the caller already holds (the runner holds both)."""
+             scoring_options: dict[str, Any] | None = None, judge: str | None = None,
+             models_file: str | Path | None = None) -> RunContext:
+        """The context of a run folder; pass what the caller already holds (the runner holds both).
+        ``judge``: a judge model argument; default the judge the manifest records, else the suite's."""
         from evalkit.records import load_manifest
         from evalkit.suites import find_run_suite
 
@@ -49,7 +53,13 @@ class RunContext:
         else:
             exact, found = find_run_suite(manifest.suite.path, manifest.suite.name, manifest.suite.hash)
         names = list(scorer_names) if scorer_names else manifest.scorers
-        return cls(run_dir, manifest, exact, found, names, device, scoring_options=scoring_options)
+        if judge is None and manifest.judge is not None:
+            judge, models_file = manifest.judge.model, manifest.judge.models_file
+        if judge is None and exact is not None:
+            table = (exact.config or {}).get("judge")
+            judge = table.get("model") if isinstance(table, dict) and isinstance(table.get("model"), str) else None
+        return cls(run_dir, manifest, exact, found, names, device, scoring_options=scoring_options,
+                   judge=judge or None, models_file=None if models_file is None else str(models_file))
 
     @property
     def scorers(self) -> list[Any]:
@@ -57,6 +67,8 @@ class RunContext:
             from evalkit.scoring import load_scorers
 
             self._scorers = load_scorers(self.scorer_names)
+            if self.judge and not any(s.name == "judge" for s in self._scorers):
+                self._scorers += load_scorers(["judge"])  # opt-in: a judge given means its scorer runs
         return self._scorers
 
     @property
@@ -71,6 +83,9 @@ class RunContext:
                 options["lm"] = dict(suite_lm)
             if any(getattr(s, "uses_lm", False) for s in self.scorers):
                 options["lm"] = self._choose_lm(options.get("lm"))
+            if self.judge:  # judge calls are cached beside the generations: <results>/.cache/judge/
+                options.update({"judge": self.judge, "models_file": self.models_file,
+                                "judge_cache_dir": self.run_dir.parent / ".cache"})
             self._scoring = ScoringContext(suite=self.suite, device=self.device, options=options)
         return self._scoring
 
@@ -163,8 +178,36 @@ def ensure_scored(ctx: RunContext, force: bool = False, progress: Callable[[str,
         summary, records = score_context(ctx, progress)
         ctx._cache["summary"] = summary
         ctx._cache["scores"] = (records, [])
+        if ctx.judge:
+            ensure_judged(ctx, force=True)
     ensure_anchors(ctx, force=force)
     return ctx.summary()
+
+
+def ensure_judged(ctx: RunContext, force: bool = False) -> Any:
+    """judge.json of a run that has a judge (pairwise preferences, consistency report), and the judge in
+    the manifest; computed when missing or ``force``. None when the run has no judge."""
+    from evalkit.judge.run import judge_stage, load_judge_run
+    from evalkit.records import write_json
+
+    if not ctx.judge:
+        return None
+    stored = None if force else load_judge_run(ctx.run_dir)
+    if stored is not None:
+        return stored
+    if ctx.suite is None:
+        raise EvalkitError(f"{ctx.suite_problem()}: the judge needs the suite version the run was generated on")
+    from evalkit.scorers.judge import judge_from_context
+
+    judge = judge_from_context(ctx.scoring)
+    try:
+        record = judge_stage(ctx.run_dir, ctx.manifest, ctx.suite, judge, ctx.generations(), ctx.scores())
+    finally:  # the judge's weights are not needed by any later stage
+        judge.close()
+        ctx.scoring.shared.pop("judge", None)
+    ctx.manifest.judge = record.judge
+    write_json(ctx.run_dir / "manifest.json", ctx.manifest)
+    return record
 
 
 def ensure_anchors(ctx: RunContext, force: bool = False) -> Any:
@@ -231,9 +274,14 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> dict[str, Any]:
     ensure_anchors(ctx)
     from evalkit.rating import rate_stored
 
+    from evalkit.judge.run import load_judge_run, preference_row
+
+    judged = load_judge_run(ctx.run_dir)
+    labels = [m.label for m in ctx.manifest.models]
     rating = rate_stored(ctx.manifest, ctx.scores, ctx.summary(), path, ctx.rating_config,
                          _stored_anchors(ctx), None if ctx.suite is not None else ctx.suite_problem(),
-                         ctx.config_suite)
+                         ctx.config_suite,
+                         None if judged is None or len(labels) < 2 else lambda cfg: [preference_row(judged, labels, cfg)])
     ctx._cache["rating"] = rating
     return rating
 

@@ -266,6 +266,23 @@ class SuiteRef(Record):
     item_ids: list[str]
 
 
+class JudgeRef(Record):
+    """The judge a run used (``--judge MODEL`` or ``model`` under [judge] in suite.toml): what names it and
+    what decides its numbers, so judge scores of two runs can be told apart."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(description="the judge model argument as given (a preset, folder, .gguf, openai server ...)")
+    models_file: str | None = Field(None, description="the models file the argument was resolved with")
+    label: str = Field(description="the judge model's label")
+    backend: str = Field(description="evalkit backend of the judge")
+    spec: dict[str, Any] = Field(description="the resolved model spec (backend options; no API key)")
+    fingerprint: str = Field(description="the judge model's fingerprint (its weights or server; the judge-call cache key)")
+    engine: str | None = Field(None, description="how answers became numbers (logits, server:..., sampled_mean:N); "
+                                                 "None until the judge has run")
+    rubrics: dict[str, str] = Field(default_factory=dict, description="rubric name -> 'v<version>:<digest of its wording>'")
+
+
 class Manifest(Record):
     schema_: str = Field(MANIFEST_SCHEMA, alias="schema")
     run_id: str
@@ -287,6 +304,7 @@ class Manifest(Record):
     scoring_lm: ScoringLMInfo | None = Field(None, description="the LM that scored coherence (None: not scored yet, "
                                              "or no scorer used an LM)")
     samples: int = Field(1, ge=1, description="stories per suite item per model (--samples)")
+    judge: JudgeRef | None = Field(None, description="the model used as judge, when one was (None: no judge)")
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 
@@ -476,7 +494,8 @@ class Rating(WrittenRecord):
     anchors: dict[str, RatingAnchor] = Field(description="metric -> its 1- and 5-star levels")
     models: list[str] = Field(description="model labels in run order")
     rules: dict[str, Any] = Field(description="the star rules in force (rating.toml merged with the suite's [rating])")
-    rows: list[RatingRow] = Field(description="the eight rows, in the seed's order")
+    rows: list[RatingRow] = Field(description="the eight rows, in the seed's order; then the Judge preference row "
+                                              "when the run used a judge")
     problems: list[str] | None = Field(None, description="damaged score lines skipped")
     samples: int = Field(1, description="stories per item per model (the most any model has)")
     calibrations: dict[str, dict[str, Any]] | None = Field(None, description="metric -> the calibration its "

@@ -148,11 +148,13 @@ def run_compare(
     rate: bool = True,
     isolate: bool = False,
     samples: int | str | None = None,
+    judge: str | None = None,
 ) -> Path:
     """Generate, measure, score and rate; returns the run folder. ``isolate``: each local model that
     loads generates in a fresh child process (evalkit.isolation), so its memory figure does not depend
     on the models before it (`evalkit compare` sets it). ``samples``: stories per item per model
-    (default: the suite's [generation] samples, else 1)."""
+    (default: the suite's [generation] samples, else 1). ``judge``: a model argument for the model that
+    rates the stories and compares the models (default: ``model`` under the suite's [judge])."""
     from evalkit.sampling import parse_samples
     from evalkit.suites import default_suite_name
 
@@ -165,6 +167,7 @@ def run_compare(
     candidates = resolve_candidates(model_args, models_file, overrides)
     results_dir = Path(results_dir)
     cache = results_dir / CACHE_DIR
+    judge_ref = _check_judge(judge, suite_obj, models_file)
     _check_runnable(candidates, items, gen_params, cache, n_samples)
 
     run_dir = new_run_dir(results_dir)
@@ -178,6 +181,7 @@ def run_compare(
     )
     manifest.scorers = list(scorers) if scorers else None
     manifest.samples = n_samples
+    manifest.judge = judge_ref
     write_json(run_dir / "manifest.json", manifest)
     try:
         if isolate:
@@ -209,6 +213,19 @@ def run_compare(
             progress.stage("rating")
             ensure_reported(ctx, ensure_rated(ctx, force=True))
     return run_dir
+
+
+def _check_judge(judge: str | None, suite: Suite, models_file: str | Path | None) -> Any:
+    """The run's judge (JudgeRef), resolved and checked before any work; None without one. Loaded only
+    in the scoring stage, so it holds no memory while the candidates generate."""
+    if judge is None:
+        table = (suite.config or {}).get("judge")
+        judge = table.get("model") if isinstance(table, dict) and isinstance(table.get("model"), str) else None
+    if not judge:
+        return None
+    from evalkit.judge.judge import check_judge
+
+    return check_judge(judge, models_file)
 
 
 def rate_and_report(run_dir: Path) -> None:

@@ -59,3 +59,18 @@ def params_from(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def split_csv(text: str | None) -> list[str] | None:
     return [s.strip() for s in text.split(",") if s.strip()] if text else None
+
+
+def judge_context(context: Any, scorers: list[Any], judge: str, models_file: str | None,
+                  cache_dir: Any, rubrics: list[str] | None = None) -> list[Any]:
+    """Configure ``--judge MODEL`` on a ScoringContext (loaded now: exit 2 before any scoring when it
+    cannot run; judge calls cached under ``cache_dir``/judge/, None: no cache; ``rubrics``: only these)
+    and return the scorers with the judge scorer among them."""
+    from evalkit.judge.judge import configure_judge
+    from evalkit.scorers.judge import judge_rubrics
+    from evalkit.scoring import load_scorers
+
+    context.options.update(judge=judge, models_file=models_file, judge_cache_dir=cache_dir, judge_rubrics=rubrics)
+    judge_rubrics(context)  # an unknown rubric name fails before the judge loads
+    context.shared["judge"] = configure_judge(judge, models_file, cache_dir=cache_dir)
+    return scorers if any(s.name == "judge" for s in scorers) else [*scorers, *load_scorers(["judge"])]

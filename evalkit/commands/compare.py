@@ -22,9 +22,12 @@ from evalkit.commands._common import generation_options, params_from, parse_mode
 @click.option("--scorers", help="Comma-separated scorers (default: all installed).")
 @click.option("--samples", metavar="N", help="Stories per suite item per model (default: the suite's "
               "[generation] samples, else 1); each sample has its own seed and cache entry.")
+@click.option("--judge", metavar="MODEL", help="A model (any model argument) that rates every story on the "
+              "judge rubrics and compares the models pairwise (a Judge preference row); default: [judge] in suite.toml.")
 @generation_options
 def command(models: tuple[str, ...], suite: str | None, split: str | None, results_dir: Path,
             models_file: str | None, options: tuple[str, ...], scorers: str | None, samples: str | None,
+            judge: str | None,
             **gen: Any) -> None:
     """Generate every story of a suite split with every model, measure speed and memory, score,
     rate with stars and write results/<run-id>/ (manifest, generations, scores, report.md/html).
@@ -45,7 +48,7 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
         run_dir = run_compare(
             list(models), suite=suite, split=split, results_dir=results_dir, models_file=models_file,
             overrides=parse_model_options(options), params=params_from(gen), scorers=split_csv(scorers),
-            progress=progress, samples=n_samples,
+            progress=progress, samples=n_samples, judge=judge,
             isolate=True,  # each model measured in its own process: order-free memory
         )
     show_run(console, run_dir)

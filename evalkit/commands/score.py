@@ -31,9 +31,13 @@ __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"
 @click.option("--scorers", help="Comma-separated scorer names (default: all installed); evaluate:PATH adds "
               "a local evaluate metric.")
 @click.option("--device", help="Device for the embedding and scoring models (cpu, cuda).")
-def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None) -> None:
+@click.option("--judge", metavar="MODEL", help="Also rate every story with this model as judge (judge_* metrics); "
+              "any model argument. Judge calls are cached in results/.cache/judge/.")
+@click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables (for --judge).")
+def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None,
+            judge: str | None, models_file: str | None) -> None:
     """Score stories produced anywhere: one JSON object a line in, one line of scores out."""
-    from evalkit.commands._common import split_csv
+    from evalkit.commands._common import judge_context, split_csv
     from evalkit.commands._progress import scoring_bar
     from evalkit.errors import EvalkitError
     from evalkit.records import write_text
@@ -47,9 +51,14 @@ def command(stories: Path, suite_name: str | None, output: Path | None, scorers:
     if suite_name is None or suite_name.lower() != "none":
         suite = load_suite(suite_name or default_suite_name())
     chosen = make_scorers(split_csv(scorers))
-    found = read_stories(stories, suite)
+    found = read_stories(stories, suite)  # bad input fails before the judge loads
+    context = ScoringContext(suite=suite, device=device)
+    if judge:
+        from evalkit.score_cache import DEFAULT_SUBDIR
+
+        chosen = judge_context(context, chosen, judge, models_file, Path("results") / DEFAULT_SUBDIR.parent)
     with scoring_bar(len(found)) as advance:  # on stderr, only when it is a terminal
-        rows = score_rows(found, chosen, ScoringContext(suite=suite, device=device), advance)
+        rows = score_rows(found, chosen, context, advance)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if output is None:
         sys.stdout.write(text)

@@ -55,9 +55,15 @@ def load_scorer_specs(names: Sequence[str] | None):
 @click.option("--roc-pairs", type=click.IntRange(0), default=1000, show_default=True,
               help="With --docs: ROC stories in the shuffle test (0 skips it).")
 @click.option("--device", help="Device for the embedding and scoring models (cpu, cuda).")
+@click.option("--judge", metavar="MODEL", help="Also measure this model as judge (judge_* metrics, any model "
+              "argument) against the human ratings; judge calls are cached beside the score cache.")
+@click.option("--judge-rubrics", help="With --judge: comma-separated rubrics to rate (default: all five), "
+              "e.g. coherence to measure against HANNA's Coherence at a fifth of the cost.")
+@click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables (for --judge).")
 def command(ratings: Path, story_col: str, system_col: str, group_col: str, prompt_col: str, criteria: tuple[str, ...],
             human_system: str | None, scorers: str | None, cv: int | None, bootstrap: int, cache_dir: Path,
-            no_cache: bool, out_dir: Path, docs: Path | None, roc_pairs: int, device: str | None) -> None:
+            no_cache: bool, out_dir: Path, docs: Path | None, roc_pairs: int, device: str | None,
+            judge: str | None, judge_rubrics: str | None, models_file: str | None) -> None:
     """Measure how each metric agrees with human ratings (a CSV of rated stories)."""
     from rich.console import Console
 
@@ -84,6 +90,11 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
     from evalkit.commands._progress import scoring_bar
 
     context = ScoringContext(device=device)
+    if judge:  # the judge is one more scorer: the same pooled, per-group, system and --cv figures
+        from evalkit.commands._common import judge_context
+
+        chosen = judge_context(context, chosen, judge, models_file, None if no_cache else cache_dir.parent,
+                               split_csv(judge_rubrics))
     with scoring_bar(len(table.frame)) as advance:  # on stderr, only when it is a terminal
         rec, scores = validate(table, chosen, context, None if no_cache else cache_dir, boot=bootstrap, cv=cv,
                                progress=progress, advance=advance)

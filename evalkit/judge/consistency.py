@@ -10,7 +10,10 @@ from pydantic import BaseModel, Field
 
 from evalkit.judge.pairwise import PreferenceRow
 
-# The automatic metric measuring the same thing as each rubric (None: no counterpart).
+# The star-table row each rubric measures too: in a run, its counterpart is the metric the suite's
+# [rating] puts on that row (AUTOMATIC_COUNTERPART holds the defaults, and age's, which has no row).
+JUDGE_ROWS = {"judge_coherence": "Story Coherence", "judge_creativity": "Creativity", "judge_genre": "Genre Adherence"}
+# The automatic metric measuring the same thing as each rubric.
 AUTOMATIC_COUNTERPART = {
     "judge_coherence": "coherence",
     "judge_creativity": "creativity",
@@ -36,15 +39,17 @@ class ConsistencyReport(BaseModel):
     position_bias: float | None = Field(description="pairwise: share of choices for the first-shown story - 0.5")
     seed_agreement: float | None = Field(None, description="sampled judges: share of ratings equal across two seeds")
     agreement: list[MetricAgreement] = Field(default_factory=list, description="judge vs automatic, per row")
-    missing: int = Field(0, description="judge questions left without an answer")
+    missing: int = Field(0, description="judge answers missing: story ratings left null, plus pairwise items "
+                                        "with an order unanswered")
     warnings: list[str] = Field(default_factory=list, description="self-preference and other cautions")
 
 
-def metric_agreement(scores: Sequence[Mapping[str, float | None]]) -> list[MetricAgreement]:
+def metric_agreement(scores: Sequence[Mapping[str, float | None]],
+                     counterparts: Mapping[str, str] | None = None) -> list[MetricAgreement]:
     from scipy.stats import kendalltau
 
     out = []
-    for jm, am in AUTOMATIC_COUNTERPART.items():
+    for jm, am in (counterparts or AUTOMATIC_COUNTERPART).items():
         pairs = [(s.get(jm), s.get(am)) for s in scores]
         pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
         tau = None
@@ -57,9 +62,12 @@ def metric_agreement(scores: Sequence[Mapping[str, float | None]]) -> list[Metri
 
 def consistency_report(judge: Any, scores: Sequence[Mapping[str, float | None]] = (),
                        pairs: Sequence[PreferenceRow] = (), candidates: Mapping[str, Any] = (),
-                       seed_agreement: float | None = None) -> ConsistencyReport:
+                       seed_agreement: float | None = None, missing: int | None = None,
+                       counterparts: Mapping[str, str] | None = None) -> ConsistencyReport:
     """``judge``: a Judge; ``scores``: per-story score dicts of the run; ``pairs``: pairwise rows;
-    ``candidates``: label -> (fingerprint, ModelSpec) of the models compared."""
+    ``candidates``: label -> (fingerprint, ModelSpec) of the models compared; ``missing``: questions
+    left unanswered (default: those this judge object failed to answer); ``counterparts``: judge metric
+    -> the automatic metric it is compared with (default AUTOMATIC_COUNTERPART)."""
     judged = [j for p in pairs for j in p.judgments if j.outcome is not None]
     firsts = [f for p in pairs for f in ([p.first_position_rate] if p.first_position_rate is not None else [])]
     warnings = []
@@ -71,6 +79,7 @@ def consistency_report(judge: Any, scores: Sequence[Mapping[str, float | None]] 
         judge=judge.spec.label,
         order_agreement=(sum(bool(j.consistent) for j in judged) / len(judged)) if judged else None,
         position_bias=(sum(firsts) / len(firsts) - 0.5) if firsts else None,
-        seed_agreement=seed_agreement, agreement=metric_agreement(scores), missing=judge.missing,
+        seed_agreement=seed_agreement, agreement=metric_agreement(scores, counterparts),
+        missing=judge.missing if missing is None else missing,
         warnings=warnings,
     )

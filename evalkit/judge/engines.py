@@ -2,8 +2,8 @@
 
 - LogitsEngine (hf): one forward pass over the rendered chat prompt, batched with left padding;
   the next-token distribution gives p("1").."5" (or p("A"), p("B")).
-- ServerEngine (openai): ``top_logprobs`` of the first answer token; a server that sends no
-  logprobs switches the judge to sampling, recorded in every verdict.
+- ServerEngine (openai): ``top_logprobs`` of the first answer token, through the openai backend's
+  transport; a server that sends no logprobs switches the judge to sampling, recorded in every verdict.
 - LlamaCppEngine: llama-cpp-python's chat completion with logprobs; where that fails, sampling.
 - SamplingEngine (any backend): the mean of N sampled answers through ``Model.generate``.
 """
@@ -21,6 +21,7 @@ from evalkit.models.base import Model, Request
 from evalkit.records import GenerationParams
 
 DEFAULT_SAMPLES = 5
+TOP_LOGPROBS = 20  # the most OpenAI's API accepts; vLLM and llama.cpp's server accept it too
 
 
 @dataclass
@@ -174,16 +175,14 @@ class SamplingEngine(Engine):
 
 
 class ServerEngine(Engine):
-    """An OpenAI-compatible server: top_logprobs of the answer token; sampling when it sends none."""
+    """An OpenAI-compatible server: top_logprobs of the answer token, asked through the openai backend's
+    own transport (OpenAIModel.answer_with_logprobs); sampling when the server sends none."""
 
     method = "logprobs"
+    max_retries = 2  # a judge that is down should cost seconds, not the preset's long backoff per question
 
     def __init__(self, model: Model, samples: int = DEFAULT_SAMPLES, batch_size: int = 8):
-        from evalkit.judge.http import ServerTarget
-
         self.model = model
-        name = getattr(model, "_model_name", None)
-        self.target = ServerTarget.from_options(model.spec.options, name)
         self.fallback = SamplingEngine(model, samples, batch_size)
         self.has_logprobs: bool | None = None  # learnt from the first answer
 
@@ -192,35 +191,32 @@ class ServerEngine(Engine):
         return f"server:{self.fallback.identity()}"
 
     def ask(self, prompts: Sequence[JudgePrompt]) -> list[Verdict]:
-        from evalkit.judge.http import ask_with_logprobs
-
         if self.has_logprobs is False:
             return self.fallback.ask(prompts, "the server sends no logprobs")
-        answers = ask_with_logprobs(self.target, list(prompts))
-        if self.has_logprobs is None and any(a.error is None for a in answers):
-            self.has_logprobs = any(a.top_logprobs for a in answers if a.error is None)
+        answers = self.model.answer_with_logprobs([_request(p) for p in prompts], max_tokens=4,  # type: ignore[attr-defined]
+                                                  top_logprobs=TOP_LOGPROBS, max_retries=self.max_retries)
+        readable = [a for a in answers if not isinstance(a, str)]
+        if self.has_logprobs is None and readable:
+            self.has_logprobs = any(a.top_logprobs for a in readable)
             if not self.has_logprobs:
                 return self.fallback.ask(prompts, "the server sends no logprobs")
-        out = []
-        for p, a in zip(prompts, answers):
-            if a.error:
-                out.append(Verdict(None, self.method, note=f"judge failed: {a.error}"))
-                continue
-            out.append(self._from_answer(p, a))
-        return out
+        return [Verdict(None, self.method, note=f"judge failed: {a}") if isinstance(a, str) else _from_answer(p, a, self.method)
+                for p, a in zip(prompts, answers)]
 
-    def _from_answer(self, p: JudgePrompt, a: Any) -> Verdict:
-        # the first answer token: skip leading tokens that are blanks or markup ("**", " ")
-        for tok, top in zip(a.tokens or [], a.top_logprobs or []):
-            if tok.strip() in p.choices:
-                return from_probs(probs_from_top_logprobs(top, p.choices), p.choices, self.method, a.text)
-            if tok.strip() and tok.strip().strip("*#:_`") != "":
-                break
-        if a.top_logprobs:  # no answer token sampled: the first position's alternatives may still hold one
-            probs = probs_from_top_logprobs(a.top_logprobs[0], p.choices)
-            if probs:
-                return from_probs(probs, p.choices, self.method, a.text)
-        return Verdict(None, self.method, raw=a.text, note=f"unreadable answer {a.text[:200]!r}")
+
+def _from_answer(p: JudgePrompt, a: Any, method: str) -> Verdict:
+    """The verdict in an answer with logprobs (a wire.Result): the first answer token's alternatives."""
+    # the first answer token: skip leading tokens that are blanks or markup ("**", " ")
+    for tok, top in zip(a.tokens or [], a.top_logprobs or []):
+        if tok.strip() in p.choices:
+            return from_probs(probs_from_top_logprobs(top, p.choices), p.choices, method, a.text)
+        if tok.strip() and tok.strip().strip("*#:_`") != "":
+            break
+    if a.top_logprobs:  # no answer token sampled: the first position's alternatives may still hold one
+        probs = probs_from_top_logprobs(a.top_logprobs[0], p.choices)
+        if probs:
+            return from_probs(probs, p.choices, method, a.text)
+    return Verdict(None, method, raw=a.text, note=f"unreadable answer {a.text[:200]!r}")
 
 
 class LlamaCppEngine(Engine):
@@ -237,7 +233,7 @@ class LlamaCppEngine(Engine):
         return f"llamacpp:{self.fallback.identity()}"
 
     def ask(self, prompts: Sequence[JudgePrompt]) -> list[Verdict]:
-        from evalkit.judge.http import read_answer
+        from evalkit.models.openai.wire import read_response
 
         llm = getattr(self.model, "_llm", None)
         out: list[Verdict] = []
@@ -248,14 +244,13 @@ class LlamaCppEngine(Engine):
             try:
                 resp = llm.create_chat_completion(
                     messages=[{"role": "system", "content": p.system}, {"role": "user", "content": p.user}],
-                    max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=20)
+                    max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=TOP_LOGPROBS)
             except Exception:  # built without logits_all, or an old version: no logprobs here
                 self.works = False
                 return out + self.fallback.ask(prompts[len(out):], "llama.cpp gave no logprobs")
-            a = read_answer(resp, "chat")
-            probs = probs_from_top_logprobs(a.top_logprobs[0], p.choices) if a.top_logprobs else {}
-            out.append(from_probs(probs, p.choices, self.method, a.text) if probs
-                       else Verdict(None, self.method, raw=a.text, note=f"unreadable answer {a.text[:200]!r}"))
+            a = read_response(resp, "chat")  # llama-cpp-python answers in the OpenAI chat format
+            out.append(Verdict(None, self.method, note=f"unreadable answer: {a}") if isinstance(a, str)
+                       else _from_answer(p, a, self.method))
         return out
 
 
@@ -263,7 +258,7 @@ def engine_for(model: Model, batch_size: int = 8, samples: int = DEFAULT_SAMPLES
     backend = model.spec.backend
     if backend == "hf" and getattr(model, "model", None) is not None and getattr(model, "tokenizer", None) is not None:
         return LogitsEngine(model, batch_size)
-    if backend == "openai" and "base_url" in model.spec.options:
+    if backend == "openai" and hasattr(model, "answer_with_logprobs"):
         return ServerEngine(model, samples, batch_size)
     if backend == "llamacpp":
         return LlamaCppEngine(model, samples, batch_size)

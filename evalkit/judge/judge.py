@@ -12,26 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from evalkit.errors import EvalkitError
 from evalkit.judge.cache import JudgeCache, JudgeRecord, question_key, text_hash
 from evalkit.judge.engines import DEFAULT_SAMPLES, Engine, Verdict, engine_for
 from evalkit.judge.prompts import JudgePrompt, rating_prompt
 from evalkit.judge.rubric import Rubric
 from evalkit.models.base import Model, ModelSpec
+from evalkit.records import JudgeRef
 
 DEFAULT_BATCH = 8
-
-
-class JudgeInfo(BaseModel):
-    """What a run records about its judge (for the manifest)."""
-
-    label: str = Field(description="the judge model's label")
-    backend: str = Field(description="evalkit backend of the judge")
-    fingerprint: str = Field(description="the judge model's fingerprint (cache key)")
-    engine: str = Field(description="how answers become numbers: logits, server logprobs, sampled mean")
-    rubrics: dict[str, str] = Field(default_factory=dict, description="rubric name -> 'v<version>:<digest>'")
 
 
 @dataclass
@@ -54,6 +43,8 @@ class Judge:
         self.asked = 0  # questions sent to the model (cache misses, retries not counted)
         self.missing = 0  # questions left without an answer
         self.rubrics_used: dict[str, str] = {}
+        self.model_arg: str | None = None  # the argument it was configured from (for the manifest)
+        self.models_file: str | None = None
 
     # -- questions ----------------------------------------------------------------------------------
     def question(self, prompt: JudgePrompt, kind: str, rubric: Rubric, story_hash: str,
@@ -128,9 +119,11 @@ class Judge:
         n = len(rubrics)
         return [{r.name: rec for r, rec in zip(rubrics, recs[i * n : (i + 1) * n])} for i in range(len(stories))]
 
-    def info(self) -> JudgeInfo:
-        return JudgeInfo(label=self.spec.label, backend=self.spec.backend, fingerprint=self.key,
-                         engine=self.engine.identity(), rubrics=dict(self.rubrics_used))
+    def info(self) -> JudgeRef:
+        """What the run's manifest records about this judge."""
+        return JudgeRef(model=self.model_arg or self.spec.label, models_file=self.models_file, label=self.spec.label,
+                        backend=self.spec.backend, spec=self.spec.to_dict(), fingerprint=self.key,
+                        engine=self.engine.identity(), rubrics=dict(sorted(self.rubrics_used.items())))
 
     def is_same_model(self, fingerprint: str | None = None, spec: ModelSpec | None = None) -> bool:
         """True when a candidate is this judge (same weights by fingerprint, or the same source)."""
@@ -152,17 +145,44 @@ def configure_judge(model_arg: str, models_file: str | Path | None = None, *, ca
     """Resolve, check and load the judge model; EvalkitError (exit 2) when it cannot run at all.
 
     ``cache_dir`` is the results folder's .cache (judge calls go to <cache_dir>/judge/); None: no cache."""
-    from evalkit.models.registry import load_backend, resolve_model
-
-    spec = resolve_model(model_arg, models_file, overrides)
-    model = load_backend(spec.backend)(spec)
-    problem = model.availability()
-    if problem:
-        raise EvalkitError(f"judge {spec.label!r} cannot run: {problem}")
+    spec, model = _judge_model(model_arg, models_file, overrides)
     try:
         model.load()
     except EvalkitError as e:
         raise EvalkitError(f"judge {spec.label!r}: {e}") from None
     except Exception as e:  # an unexpected load failure is still the user's model: one line
         raise EvalkitError(f"judge {spec.label!r} failed to load: {type(e).__name__}: {e}"[:400]) from None
-    return Judge(spec, model, engine_for(model, batch_size, samples), cache_dir, batch_size)
+    judge = Judge(spec, model, engine_for(model, batch_size, samples), cache_dir, batch_size)
+    judge.model_arg, judge.models_file = model_arg, None if models_file is None else str(Path(models_file).resolve())
+    return judge
+
+
+def _judge_model(model_arg: str, models_file: str | Path | None,
+                 overrides: dict[str, Any] | None = None) -> tuple[ModelSpec, Model]:
+    """The judge's spec and backend object (not loaded); EvalkitError when it cannot run here."""
+    from evalkit.models.base import options_problem
+    from evalkit.models.registry import load_backend, resolve_model
+
+    try:
+        spec = resolve_model(model_arg, models_file, overrides)
+    except EvalkitError as e:
+        raise EvalkitError(f"--judge {model_arg}: {e}") from None
+    cls = load_backend(spec.backend)
+    if cls.options_model is not None:
+        problem = options_problem(spec.label, spec.backend, cls.options_model, spec.options)
+        if problem:
+            raise EvalkitError(f"judge: {problem}")
+    model = cls(spec)
+    problem = model.availability()
+    if problem:
+        raise EvalkitError(f"judge {spec.label!r} cannot run: {problem}")
+    return spec, model
+
+
+def check_judge(model_arg: str, models_file: str | Path | None = None) -> JudgeRef:
+    """Resolve the judge and check it can run, without loading it (a run checks before any work and
+    loads the judge only for scoring, so it does not hold memory while the candidates generate)."""
+    spec, model = _judge_model(model_arg, models_file)
+    return JudgeRef(model=model_arg, models_file=None if models_file is None else str(Path(models_file).resolve()),
+                    label=spec.label,
+                    backend=spec.backend, spec=spec.to_dict(), fingerprint=model.fingerprint())

@@ -2,8 +2,8 @@
 
 Per order the judge gives p(first story preferred). An item is won by a model when both orders
 prefer its story; when the orders disagree (the judge followed the position) or the judge is exactly
-undecided, it is a tie. Win rate = (wins + ties/2) / items judged, with a percentile bootstrap 95%
-interval over items. Position bias = share of single-order choices that went to the story shown first,
+undecided, it is a tie. Win rate = (wins + ties/2) / items judged, with evalkit.stats' percentile bootstrap
+95% interval over items. Position bias = share of single-order choices that went to the story shown first,
 minus 0.5. The report renders ``PreferenceRow`` as an extra "Judge preference" row.
 """
 
@@ -17,9 +17,8 @@ from pydantic import BaseModel, Field
 from evalkit.judge.cache import text_hash
 from evalkit.judge.prompts import pairwise_prompt
 from evalkit.judge.rubric import Rubric, builtin_rubrics
+from evalkit.stats import RESAMPLES, SEED
 
-BOOTSTRAP_RESAMPLES = 10_000
-BOOTSTRAP_SEED = 20240601
 ROW_LABEL = "Judge preference"
 
 
@@ -67,17 +66,22 @@ def decide(p_a_first: float | None, p_a_second: float | None) -> tuple[str | Non
     return "tie", False
 
 
-def win_rate(outcomes: Sequence[str], seed: int = BOOTSTRAP_SEED,
-             resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float | None, float | None, float | None]:
-    """(win rate of A, bootstrap 95% low, high) over items; a tie counts half."""
-    import numpy as np
+def outcome_value(outcome: str) -> float:
+    """A's share of one item: 1 (A preferred in both orders), 0 (B), 0.5 (a tie)."""
+    return 1.0 if outcome == "a" else 0.0 if outcome == "b" else 0.5
 
-    xs = np.array([1.0 if o == "a" else 0.0 if o == "b" else 0.5 for o in outcomes])
-    if xs.size == 0:
+
+def win_rate(outcomes: Sequence[str], items: Sequence[str] | None = None, seed: int = SEED,
+             resamples: int = RESAMPLES) -> tuple[float | None, float | None, float | None]:
+    """(win rate of A, low, high of its percentile bootstrap 95% interval) over items, a tie counting half.
+    The interval is evalkit.stats' bootstrap, resampling whole items (``items``: each outcome's item)."""
+    from evalkit.stats import paired_bootstrap_ci
+
+    xs = [outcome_value(o) for o in outcomes]
+    if not xs:
         return None, None, None
-    rng = np.random.default_rng(seed)
-    means = xs[rng.integers(0, xs.size, size=(resamples, xs.size))].mean(axis=1)
-    return float(xs.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    lo, hi = paired_bootstrap_ci(xs, resamples, seed, clusters=items)
+    return sum(xs) / len(xs), lo, hi
 
 
 def compare_pair(judge: Any, items: Sequence[Any], texts_a: Mapping[str, str], texts_b: Mapping[str, str],
@@ -111,7 +115,7 @@ def summarize_pairs(judgments: list[PairJudgment], judge_label: str, criterion: 
                     model_b: str) -> PreferenceRow:
     done = [j for j in judgments if j.outcome is not None]
     outcomes = [j.outcome for j in done]
-    rate, lo, hi = win_rate(outcomes)  # type: ignore[arg-type]
+    rate, lo, hi = win_rate(outcomes, [j.item_id for j in done])  # type: ignore[arg-type]
     # single-order choices: order a>b shows A first, b>a shows B first
     firsts = []
     for j in judgments:

@@ -14,11 +14,13 @@ from evalkit.records import RATING_SCHEMA
 
 def rate_stored(manifest: Any, load_scores: Callable[[list[str]], Sequence[Any]], summary: Mapping[str, Any],
                 path: Path, rules: Callable[[dict[str, Any] | None], RatingConfig], anchor_scores: Any,
-                suite_note: str | None, suite: Any = None) -> dict[str, Any]:
+                suite_note: str | None, suite: Any = None,
+                extra_rows: Callable[[RatingConfig], Sequence[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Rate a scored run from its stored records (pure numbers: no scorer, no model) and write rating.json
     atomically to ``path``. Anchors come from the stored anchors.json record, else from an earlier rating
     of the same run and suite version (a run whose suite is gone); ``created`` of that rating is kept,
-    so a rerun writes identical bytes."""
+    so a rerun writes identical bytes. ``extra_rows`` builds rows shown after the eight (the Judge
+    preference row) under the same rules; they never enter Overall Quality."""
     from evalkit.anchors import anchor_entries
     from evalkit.measure import device_line
     from evalkit.records import Rating, utcnow, write_json
@@ -47,6 +49,8 @@ def rate_stored(manifest: Any, load_scores: Callable[[list[str]], Sequence[Any]]
     inp = RatingInput(labels, list(manifest.suite.item_ids), per_story, meas, anchors, info, meta, checks,
                       _calibrations(needed, suite))
     rating = rate(inp, cfg)
+    if extra_rows is not None:
+        rating["rows"].extend(extra_rows(cfg))
     if problems:
         rating["problems"] = problems
     record = Rating.model_validate(rating)

@@ -43,6 +43,7 @@ class ReportData:
     manifest: Any  # evalkit.records.Manifest
     stories: list[StoryView]
     metrics: dict[str, dict[str, Any]]  # summary.json "metrics": direction, range, description
+    judge: Any = None  # judge.json (evalkit.judge.run.JudgeRun) when the run used a judge
 
     @property
     def models(self) -> list[str]:
@@ -90,7 +91,10 @@ def load_report_data(run_dir: str | Path, rating: dict[str, Any] | None = None, 
             reference=item.story if item else "",
             outputs=outputs,
         ))
-    return ReportData(manifest.run_id, rating, manifest, stories, dict(summary.get("metrics") or {}))
+    from evalkit.judge.run import load_judge_run
+
+    return ReportData(manifest.run_id, rating, manifest, stories, dict(summary.get("metrics") or {}),
+                      load_judge_run(run_dir))
 
 
 def write_reports(run_dir: str | Path, rating: dict[str, Any] | None = None, ctx: Any = None) -> tuple[Path, Path]:
@@ -251,3 +255,55 @@ def calibration_notes(rating: dict[str, Any]) -> list[str]:
         if note and about.get("data") and note not in seen:  # fitted calibrations (the genre formula has no data)
             seen.append(str(note))
     return seen
+
+
+def star_cell_text(row: dict[str, Any], cell: dict[str, Any]) -> str:
+    """A star-table cell: the shown stars; the Judge preference row has none, so its win rate."""
+    if row.get("kind") == "judge":
+        v = cell.get("value")
+        return "n/a" if v is None else f"{v:.0%} preferred"
+    return stars_text(cell.get("stars"))
+
+
+@dataclass
+class JudgeSection:
+    """The judge's part of a report, as text cells (escaped by each renderer)."""
+
+    facts: list[str]
+    preferences: list[list[str]]  # pair, win rate [CI], wins/ties/wins, missing, order agreement, position bias
+    agreement: list[list[str]]  # judge metric, automatic metric, stories, Kendall tau
+    warnings: list[str]
+
+
+PREFERENCE_HEADER = ["Pair", "Win rate of the first [95% CI]", "Wins / ties / losses", "Items missing",
+                     "Order agreement", "Position bias"]
+AGREEMENT_HEADER = ["Judge metric", "Automatic metric", "Stories", "Kendall τ"]
+
+
+def judge_section(data: ReportData) -> JudgeSection | None:
+    """The judge, its pairwise preferences and its consistency report (None: the run had no judge)."""
+    run = data.judge
+    if run is None:
+        return None
+    j, c = run.judge, run.consistency
+    rubrics = ", ".join(f"{k} {v}" for k, v in j.rubrics.items()) or "n/a"
+    facts = [f"Judge: {j.label} (backend {j.backend}, {j.engine or 'engine unknown'}, fingerprint {j.fingerprint})",
+             f"Rubrics: {rubrics}",
+             f"Story ratings: {run.ratings_total - run.ratings_missing} of {run.ratings_total} answered"
+             + (f", {run.ratings_missing} missing (null, with the reason in the story's notes)" if run.ratings_missing else ""),
+             f"Pairwise criterion: {run.criterion}; each item is shown in both orders, a model wins it when both "
+             "orders prefer its story, otherwise it is a tie (counted half)",
+             f"Order agreement: {_pct(c.order_agreement)} · position bias (share of choices for the story shown "
+             f"first − 0.5): {fmt_signed(c.position_bias)} · answers missing: {c.missing}"]
+    if c.seed_agreement is not None:
+        facts.append(f"Agreement across two seeds: {_pct(c.seed_agreement)}")
+    prefs = [[f"{p.model_a} vs {p.model_b}", f"{fmt(p.win_rate_a)} {fmt_ci(p.ci_low, p.ci_high)}".strip(),
+              f"{p.wins_a} / {p.ties} / {p.wins_b}", str(p.n_missing), _pct(p.order_agreement),
+              fmt_signed(p.position_bias)] for p in run.preferences]
+    agree = [[a.judge_metric, a.automatic_metric, str(a.n), fmt(a.kendall_tau)] for a in c.agreement]
+    return JudgeSection(facts, prefs, agree, list(c.warnings))
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
+

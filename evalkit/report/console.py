@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit.report import comparison_text, method_text, not_informative, value_text, weights_text, winner_text
-from evalkit.report.format import stars_text as star_text
+from evalkit.report import (comparison_text, method_text, not_informative, star_cell_text, value_text,
+                            weights_text, winner_text)
 
 
 def print_tables(console: Any, rating: dict[str, Any]) -> None:
@@ -26,7 +26,7 @@ def print_tables(console: Any, rating: dict[str, Any]) -> None:
     for row in rows:
         win = winner_text(row)
         style = "bold green" if win not in ("n/a", "tie") and row.get("kind") == "overall" else None
-        stars.add_row(Text(row["row"]), *(Text(star_text((row["models"].get(m) or {}).get("stars")), style="yellow")
+        stars.add_row(Text(row["row"]), *(Text(star_cell_text(row, row["models"].get(m) or {}), style="yellow")
                                           for m in models), Text(win, style=style or ""))
     console.print(stars)
 

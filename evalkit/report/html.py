@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.report import (
+    AGREEMENT_HEADER,
+    PREFERENCE_HEADER,
     ReportData,
     calibration_notes,
     comparison_text,
     cut_rows,
+    judge_section,
     method_text,
     stars_source_rows,
     notes,
     provenance,
+    star_cell_text,
     value_text,
     winner_text,
 )
@@ -64,8 +68,9 @@ e = html_escape
 
 
 def render_html(data: ReportData) -> str:
+    judge = [_judge(data)] if data.judge is not None else []  # a run without a judge: the page as before
     body = "\n".join([_header(data), _star_table(data), _numbers(data), _charts(data), _anchors(data),
-                      _notes(data), _stories(data)])
+                      *judge, _notes(data), _stories(data)])
     digest = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
     page = TEMPLATE.read_text(encoding="utf-8")
     # replace the body last so nothing inside it is ever taken for a placeholder
@@ -86,7 +91,7 @@ def _star_table(data: ReportData) -> str:
     rows = []
     for row in data.rating.get("rows", []):
         cells = "".join(f'<td class="stars" title="{e(value_text(row["models"].get(m) or {}))}">'
-                        f'{e(star_text((row["models"].get(m) or {}).get("stars")))}</td>' for m in models)
+                        f'{e(star_cell_text(row, row["models"].get(m) or {}))}</td>' for m in models)
         cls = ' class="overall"' if row.get("kind") == "overall" else ""
         rows.append(f'<tr{cls}><th scope="row">{e(row["row"])}</th>{cells}<td class="win">{e(winner_text(row))}</td></tr>')
     return ('<section id="stars"><h2>Star ratings</h2><table id="star-table"><thead><tr><th>Metric</th>'
@@ -171,6 +176,27 @@ def _anchors(data: ReportData) -> str:
             '<p>Speed, memory and training time: fixed cut points, the same on every machine (linear in log(value) '
             'between them).</p><table id="cut-table"><thead><tr><th>Row</th><th>Measurement</th><th>5★</th><th>4★</th>'
             f'<th>3★</th><th>2★</th><th>1★</th></tr></thead><tbody>{cut_html}</tbody></table></section>')
+
+
+def _table(table_id: str, header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _judge(data: ReportData) -> str:
+    sec = judge_section(data)
+    if sec is None:
+        return ""
+    facts = "".join(f"<li>{e(f)}</li>" for f in sec.facts)
+    parts = [f'<section id="judge"><h2>Judge</h2><ul>{facts}</ul>']
+    if sec.preferences:
+        parts.append(_table("judge-preferences", PREFERENCE_HEADER, sec.preferences))
+    if sec.agreement:
+        parts.append('<p class="note">Agreement with the automatic metric of the same row (over the run\'s stories):</p>')
+        parts.append(_table("judge-agreement", AGREEMENT_HEADER, sec.agreement))
+    parts += [f'<p class="error"><b>Warning:</b> {e(w)}</p>' for w in sec.warnings]
+    return "".join(parts) + "</section>"
 
 
 def _notes(data: ReportData) -> str:

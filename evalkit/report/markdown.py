@@ -8,19 +8,22 @@ from __future__ import annotations
 
 
 from evalkit.report import (
+    AGREEMENT_HEADER,
+    PREFERENCE_HEADER,
     ReportData,
     comparison_text,
     calibration_notes,
     cut_rows,
+    judge_section,
     method_text,
     notes,
     provenance,
     stars_source_rows,
+    star_cell_text,
     value_text,
     winner_text,
 )
 from evalkit.report.format import fmt, md_escape
-from evalkit.report.format import stars_text as star_text
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -37,7 +40,7 @@ def render_markdown(data: ReportData) -> str:
     lines += ["## Star ratings", ""]
     rows = []
     for row in r.get("rows", []):
-        cells = [star_text((row["models"].get(m) or {}).get("stars")) for m in models]
+        cells = [star_cell_text(row, row["models"].get(m) or {}) for m in models]
         name = f"**{md_escape(row['row'])}**"
         win = md_escape(winner_text(row))
         rows.append([name, *cells, f"**{win}**" if row.get("kind") == "overall" and win not in ("n/a", "tie") else win])
@@ -75,6 +78,7 @@ def render_markdown(data: ReportData) -> str:
         lines.append("")
 
     lines += _anchor_section(data)
+    lines += _judge_section(data)
 
     found = notes(r)
     if found:
@@ -131,6 +135,20 @@ def _anchor_section(data: ReportData) -> list[str]:
     lines.append("")
     for note in calibration_notes(r):
         lines += [f"Calibration data: {md_escape(note)}", ""]
+    return lines
+
+
+def _judge_section(data: ReportData) -> list[str]:
+    sec = judge_section(data)
+    if sec is None:
+        return []
+    lines = ["## Judge", ""] + [f"- {md_escape(f)}" for f in sec.facts] + [""]
+    if sec.preferences:
+        lines += _table(PREFERENCE_HEADER, [[md_escape(c) for c in r] for r in sec.preferences]) + [""]
+    if sec.agreement:
+        lines += ["Agreement with the automatic metric of the same row (over the run's stories):", ""]
+        lines += _table(AGREEMENT_HEADER, [[md_escape(c) for c in r] for r in sec.agreement]) + [""]
+    lines += [f"- **Warning:** {md_escape(w)}" for w in sec.warnings] + ([""] if sec.warnings else [])
     return lines
 
 

@@ -5,7 +5,8 @@ probabilities, else the mean of sampled ratings (the note says which). Higher is
 Opt-in: not part of the default scorer set (``default = False``); runs when a judge is configured:
 ``context.options["judge"]`` (a Judge from ``evalkit.judge.judge.configure_judge``, or a model
 argument string resolved with ``context.options["models_file"]`` and cached under
-``context.options["judge_cache_dir"]``), or ``model = "..."`` under ``[judge]`` in suite.toml.
+``context.options["judge_cache_dir"]``), or ``model = "..."`` under ``[judge]`` in suite.toml;
+``context.options["judge_rubrics"]`` narrows the rubrics rated.
 Without one it returns nulls with the note "no judge configured" and loads nothing.
 """
 
@@ -34,14 +35,24 @@ class JudgeScorer(Scorer):
         _m("overall", "overall quality"),
     )
 
-    def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
+    def cache_identity(self, context: ScoringContext) -> str:
+        """The judge's fingerprint and the rubrics' wording: another judge or an edited rubric is another
+        number (the score cache keys on this; the judge-call cache below it keys on the same)."""
         from evalkit.judge.rubric import load_rubrics
+        from evalkit.records import stable_hash
 
+        key = judge_fingerprint(context)
+        if key is None:
+            return f"{self.version}:no-judge"
+        rubrics = {r.name: r.digest() for r in judge_rubrics(context)}
+        return f"{self.version}:{key}:{stable_hash(rubrics, 12)}"
+
+    def score(self, stories: Sequence[StoryInput], context: ScoringContext) -> list[StoryScores]:
         judge = judge_from_context(context)
         if judge is None:
             return [StoryScores({m.name: None for m in self.metrics}, {m.name: NO_JUDGE for m in self.metrics})
                     for _ in stories]
-        rubrics = load_rubrics(context.suite)
+        rubrics = judge_rubrics(context)
         genres = dict(getattr(context.suite, "genres", None) or {})
         rated = judge.rate(stories, rubrics, genres)
         stats = context.shared.setdefault("judge_stats", {"questions": 0, "missing": 0})
@@ -61,15 +72,55 @@ class JudgeScorer(Scorer):
         return out
 
 
-def judge_from_context(context: ScoringContext) -> Any:
-    """The configured Judge, built once per context; None when no judge is configured."""
-    if "judge" in context.shared:
-        return context.shared["judge"]
+def judge_rubrics(context: ScoringContext) -> list[Any]:
+    """The rubrics to rate: the suite's (or the built-in ones), narrowed to
+    ``context.options["judge_rubrics"]`` when given (validate --judge-rubrics: one criterion costs a fifth)."""
+    from evalkit.errors import EvalkitError
+    from evalkit.judge.rubric import builtin_rubrics, load_rubrics
+
+    rubrics = load_rubrics(context.suite)
+    names = context.options.get("judge_rubrics")
+    if not names:
+        return rubrics
+    known = builtin_rubrics() | {r.name: r for r in rubrics}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise EvalkitError(f"judge rubrics: unknown {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+def _chosen(context: ScoringContext) -> Any:
     chosen = context.options.get("judge")
     if chosen is None and context.suite is not None:
         table = (context.suite.config or {}).get("judge", {})
         chosen = table.get("model") if isinstance(table, dict) else None
-    if isinstance(chosen, str) and chosen:
+    return chosen or None
+
+
+def judge_fingerprint(context: ScoringContext) -> str | None:
+    """The configured judge's fingerprint, without loading it; None when no judge is configured."""
+    judge = context.shared.get("judge")
+    if judge is not None:
+        return judge.key
+    if "judge_fingerprint" not in context.shared:
+        chosen = _chosen(context)
+        if isinstance(chosen, str):
+            from evalkit.models.registry import load_backend, resolve_model
+
+            spec = resolve_model(chosen, context.options.get("models_file"))
+            chosen = load_backend(spec.backend)(spec).fingerprint()
+        elif chosen is not None:
+            chosen = chosen.key
+        context.shared["judge_fingerprint"] = chosen
+    return context.shared["judge_fingerprint"]
+
+
+def judge_from_context(context: ScoringContext) -> Any:
+    """The configured Judge, built once per context; None when no judge is configured."""
+    if "judge" in context.shared:
+        return context.shared["judge"]
+    chosen = _chosen(context)
+    if isinstance(chosen, str):
         from evalkit.judge.judge import configure_judge
 
         chosen = configure_judge(chosen, context.options.get("models_file"),

@@ -3,7 +3,6 @@ factory for judge_server.py processes on 127.0.0.1 (stopped after each test)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from judge_data import free_port
 
 HERE = Path(__file__).resolve().parent
 SERVER = HERE / "judge_server.py"
@@ -34,12 +34,6 @@ def judge_llama_dir(tmp_path_factory, tiny_tokenizer_dir) -> Path:
                       bos_token_id=0, eos_token_id=0, pad_token_id=1)
     LlamaForCausalLM(cfg).save_pretrained(out)
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -3,6 +3,7 @@ is ambiguous when several test folders are collected together)."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 STORIES = [
@@ -22,3 +23,9 @@ def models_file(tmp_path: Path, base_url: str, **extra) -> Path:
     f = tmp_path / "judges.toml"
     f.write_text("\n".join(lines) + "\n")
     return f
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,10 +1,14 @@
 """A real OpenAI-compatible judge server for the tests (uvicorn + starlette on 127.0.0.1).
 
 ``python judge_server.py --port N --mode MODE``:
-- logprobs: every answer is "4" with fixed top_logprobs (see TOP below); pairwise questions get
+- logprobs: every answer is "4" with fixed top_logprobs (see TOP below), or the digit nearest a
+  "rating=X" written in the story (p 0.9, so its expected rating is exactly that digit); pairwise questions get
   p(A)=0.9 (mode first) or prefer the story holding KEYWORD
 - nologprobs: no logprobs; the answer is the digit 3 + seed % 3 (so seeds 1000..1004 -> 4,5,3,4,5)
 - garbage: no logprobs, the answer is a sentence without a rating
+A request that is no judge question (no "Criterion:") is a candidate asking for a story: models whose
+name holds KEYWORD write a story with a dragon in it, the others one without (so one server serves the
+candidates of a run and its judge).
 Streams (SSE) when asked to, as the openai backend's sampling requests do. GET /_log lists requests.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 from typing import Any
 
@@ -25,12 +30,16 @@ from starlette.routing import Route
 TOP = [("4", 0.5), ("3", 0.2), (" 5", 0.1), ("Rating", 0.1), ("2", 0.05)]
 KEYWORD = "dragon"
 GARBAGE = "I cannot rate this story, sorry."
+STORY_WITH = "Once upon a time a small dragon learned to share her shiny stones with the village children."
+STORY_WITHOUT = "Once upon a time a small lizard learned to share his warm rock with the garden beetles."
 STATE: dict[str, Any] = {"mode": "logprobs", "pair": "first", "log": []}
 
 
 def _answer(body: dict[str, Any]) -> tuple[str, list[tuple[str, float]] | None]:
     user = " ".join(m.get("content", "") for m in body.get("messages", [])) or body.get("prompt", "")
     mode = STATE["mode"]
+    if "Criterion:" not in user:
+        return (STORY_WITH if KEYWORD in str(body.get("model")) else STORY_WITHOUT), None
     if mode == "garbage":
         return GARBAGE, None
     if mode == "nologprobs":
@@ -40,6 +49,10 @@ def _answer(body: dict[str, Any]) -> tuple[str, list[tuple[str, float]] | None]:
         prefer_a = True if STATE["pair"] == "first" else (KEYWORD in a and KEYWORD not in b)
         top = [("A", 0.9), ("B", 0.1)] if prefer_a else [("B", 0.8), ("A", 0.2)]
         return top[0][0], top
+    planted = re.search(r"rating=([0-9.]+)", user)
+    if planted:  # a story carrying its rating (validate tests): the judge reads it, p = 0.9 on that digit
+        k = str(min(5, max(1, round(float(planted.group(1))))))
+        return k, [(k, 0.9), ("Rating", 0.1)]
     return "4", TOP
 
 

@@ -57,5 +57,5 @@ def test_a_judge_that_dies_gives_nulls_notes_and_a_missing_count(judge_server, t
     ctx = ScoringContext(options={"judge": judge})
     out = score_stories(STORY_INPUTS, [JudgeScorer()], ctx)
     assert all(v is None for s in out for v in s.values.values())
-    assert all("cannot reach" in n for s in out for n in s.notes.values())
+    assert all("connection failed" in n for s in out for n in s.notes.values())
     assert ctx.shared["judge_stats"] == {"questions": 10, "missing": 10}

@@ -161,6 +161,22 @@ class OpenAIModel(Model):
         _raise_if_all_fatal(self.spec.label, results)
         return gens
 
+    def answer_with_logprobs(self, requests: Sequence[Request], max_tokens: int = 4, top_logprobs: int = 20,
+                             max_retries: int | None = None) -> list[Result | str]:
+        """Greedy short answers with the ``top_logprobs`` alternatives of each answer token (a judge
+        reading its rating's probabilities), through the same transport as ``generate``: a Result each,
+        or the line saying why it failed. ``max_retries`` lowers the preset's retries for this call."""
+        if self._problem:
+            raise EvalkitError(self._problem)
+        if self._model_name is None:
+            self.load()
+        o = self.opts if max_retries is None else self.opts.model_copy(
+            update={"max_retries": min(max_retries, self.opts.max_retries)})
+        params = GenerationParams(max_new_tokens=max_tokens, do_sample=False, seed=0)
+        bodies = [request_body(o, self._model_name, req, params, logprobs=top_logprobs) for req in requests]
+        results = run_sync(send_all(o, self._headers(), f"{o.base_url}/{endpoint_path(o)}", bodies))
+        return [self._redact(r).removeprefix("fatal: ") if isinstance(r, str) else r for r in results]
+
     # -- helpers ----------------------------------------------------------------------------------
     def _api_key(self) -> str | None:
         return os.environ.get(self.opts.api_key_env) if self.opts and self.opts.api_key_env else None

@@ -38,13 +38,20 @@ class Result:
     start: float = 0.0
     end: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # asked for with logprobs (a judge reading its answer's probabilities): per answer token, the
+    # token and its top alternatives as [{"token", "logprob"}]; None when the server sent none
+    tokens: list[str] | None = None
+    top_logprobs: list[list[dict[str, Any]]] | None = None
 
 
 def endpoint_path(opts: OpenAIOptions) -> str:
     return "chat/completions" if opts.endpoint == "chat" else "completions"
 
 
-def request_body(opts: OpenAIOptions, model_name: str | None, req: Request, params: GenerationParams) -> dict[str, Any]:
+def request_body(opts: OpenAIOptions, model_name: str | None, req: Request, params: GenerationParams,
+                 logprobs: int | None = None) -> dict[str, Any]:
+    """The request for one story; ``logprobs``: also ask for that many top alternatives per answer token
+    (one JSON answer, not streamed: every server that gives logprobs gives them there)."""
     body: dict[str, Any] = {"model": model_name}
     if opts.endpoint == "chat":
         msgs = [{"role": "system", "content": req.system}] if req.system else []
@@ -53,9 +60,11 @@ def request_body(opts: OpenAIOptions, model_name: str | None, req: Request, para
         body["prompt"] = req.plain_prompt
     body.update(max_tokens=params.max_new_tokens,
                 temperature=params.temperature if params.do_sample else 0.0,
-                top_p=params.top_p, seed=params.seed, stream=opts.stream)
-    if opts.stream:
+                top_p=params.top_p, seed=params.seed, stream=opts.stream and logprobs is None)
+    if body["stream"]:
         body["stream_options"] = {"include_usage": True}
+    if logprobs is not None:
+        body.update({"logprobs": True, "top_logprobs": logprobs} if opts.endpoint == "chat" else {"logprobs": logprobs})
     body.update(opts.extra_body)
     return {k: v for k, v in body.items() if v is not None}
 
@@ -126,11 +135,42 @@ def take_chunk(obj: dict[str, Any], res: Result, endpoint: str, stream: bool) ->
             res.chunks += stream  # a whole (non-streamed) answer is no token count
         if c.get("finish_reason"):
             res.finish_reason = str(c["finish_reason"])
+        take_logprobs(c.get("logprobs"), res, endpoint)
     usage = obj.get("usage")
     if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
         res.completion_tokens = usage["completion_tokens"]
         if isinstance(usage.get("prompt_tokens"), int):
             res.prompt_tokens = usage["prompt_tokens"]
+
+
+def take_logprobs(lp: Any, res: Result, endpoint: str) -> None:
+    """Append a choice's logprobs: chat ``{"content": [{"token", "top_logprobs": [...]}]}``, completions
+    ``{"tokens": [...], "top_logprobs": [{token: logprob}]}``. Anything else is no logprobs."""
+    if not isinstance(lp, dict):
+        return
+    if endpoint == "chat":
+        content = lp.get("content")
+        if isinstance(content, list) and content and all(isinstance(t, dict) for t in content):
+            res.tokens = (res.tokens or []) + [str(t.get("token", "")) for t in content]
+            res.top_logprobs = (res.top_logprobs or []) + [list(t.get("top_logprobs") or []) for t in content]
+        return
+    tops = lp.get("top_logprobs")
+    if isinstance(tops, list) and tops:
+        res.tokens = (res.tokens or []) + [str(t) for t in (lp.get("tokens") or [])]
+        res.top_logprobs = (res.top_logprobs or []) + [
+            [{"token": k, "logprob": v} for k, v in d.items()] if isinstance(d, dict) else [] for d in tops]
+
+
+def read_response(obj: Any, endpoint: str) -> Result | str:
+    """A whole (non-streamed) answer as a Result, or the line saying why it cannot be read."""
+    res = Result()
+    try:
+        if not isinstance(obj, dict):
+            raise Fatal(f"the answer is not a JSON object: {str(obj)[:80]!r}")
+        take_chunk(obj, res, endpoint, stream=False)
+    except Fatal as e:
+        return str(e)
+    return res
 
 
 async def read_sse(resp: Any, res: Result, endpoint: str) -> None:
