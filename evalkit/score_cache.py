@@ -161,7 +161,7 @@ def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer
         fresh = set(missing)
         for i, (dst, src) in enumerate(zip(merged, found)):
             if i not in fresh:
-                scorer.derive(src.values, src.notes)
+                scorer.derive(src.values, src.notes, context)
             dst.values.update(src.values)
             dst.notes.update(src.notes)
     return merged

@@ -140,7 +140,7 @@ class Mixed(Counting):
             self.derive(r.values, r.notes)
         return out
 
-    def derive(self, values, notes):
+    def derive(self, values, notes, context=None):
         values["mix"] = self.weight * values["part"]
 
 

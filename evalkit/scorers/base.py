@@ -100,10 +100,11 @@ class Scorer(ABC):
     fitted_on: ClassVar[str | None] = None  # ratings file its weights were fitted on (validate labels it in-sample)
     derived: ClassVar[tuple[str, ...]] = ()  # metrics ``derive`` computes from the others (never fitted on)
 
-    def derive(self, values: dict[str, float | None], notes: dict[str, str]) -> None:
+    def derive(self, values: dict[str, float | None], notes: dict[str, str], context: ScoringContext | None = None) -> None:
         """Recompute, in place, the numbers that are a cheap function of the others (a weighted mix of
         parts). The cache stores measured parts under ``version`` and calls this on every hit, so new
-        weights need no rescoring. Default: nothing is derived."""
+        weights need no rescoring; ``context`` is the scoring context (which LM measured the parts).
+        Default: nothing is derived."""
 
     def cache_identity(self, context: ScoringContext) -> str:
         """What, besides the story, decides this scorer's numbers in ``context`` (for the cache key).

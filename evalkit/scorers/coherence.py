@@ -24,6 +24,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
 from evalkit.scorers.repetition import distinct_n
@@ -95,10 +96,14 @@ def entity_continuity(sents: Sequence[str]) -> float | None:
     return sum(hits) / len(hits)
 
 
-def combine(parts: dict[str, float | None]) -> float | None:
-    """sigmoid(sum w_i z_i / SCALE): 0.5 is an average HANNA machine story, ~0.73 one sd better."""
+def combine(parts: dict[str, float | None], norms: dict[str, tuple[float, float]] | None = None) -> float | None:
+    """sigmoid(sum w_i z_i / SCALE): 0.5 is an average HANNA machine story, ~0.73 one sd better.
+    ``norms``: (mean, sd) of the LM parts measured by another scoring LM on the same HANNA stories
+    (lm_norms), so z means the same whichever LM read the story."""
     num = 0.0
     for name, (w, mu, sd) in PARTS.items():
+        if norms and name in norms:
+            mu, sd = norms[name]
         v = parts.get(name)
         if v is None or not math.isfinite(v):
             continue  # a part that cannot be measured (no prompt, one sentence) sits at the mean
@@ -106,6 +111,31 @@ def combine(parts: dict[str, float | None]) -> float | None:
     if parts.get("coherence_fluency") is None:
         return None
     return 1.0 / (1.0 + math.exp(-num / SCALE))
+
+
+LM_PARTS = ("coherence_fluency", "coherence_order")  # the parts whose scale depends on the scoring LM
+LM_NORMS_FILE = Path(__file__).with_name("coherence_lm_norms.json")  # written by scripts/fit_lm_norms.py
+
+
+def lm_norms(context: ScoringContext | None) -> dict[str, tuple[float, float]] | None:
+    """(mean, sd) of the LM parts for the scoring LM of ``context`` when it is not the LM PARTS were
+    standardized with (SmolLM2): measured by scripts/fit_lm_norms.py on the same HANNA machine stories,
+    found by the LM's weights fingerprint. None for SmolLM2. An LM with no stored norms raises
+    LookupError (the caller falls back to SmolLM2's norms and says so in the story's note)."""
+    import json
+
+    from evalkit.scorers.lm import lm_fingerprint
+
+    if context is None:
+        return None
+    fp = lm_fingerprint(context)
+    if fp is None:  # the default SmolLM2: PARTS are its norms
+        return None
+    table = json.loads(LM_NORMS_FILE.read_text(encoding="utf-8")) if LM_NORMS_FILE.is_file() else {}
+    entry = table.get(fp)
+    if entry is None:
+        raise LookupError(f"no HANNA norms for scoring LM {fp} (run scripts/fit_lm_norms.py with it)")
+    return {k: (float(v[0]), float(v[1])) for k, v in entry["parts"].items()}
 
 
 class CoherenceScorer(Scorer):
@@ -184,7 +214,7 @@ class CoherenceScorer(Scorer):
                 parts["coherence_adjacent"] = float(np.mean(np.sum(e[:-1] * e[1:], axis=1)))
             r = out[i]
             r.values = dict(parts)
-            self.derive(r.values, r.notes)
+            self.derive(r.values, r.notes, context)
             if parts["coherence_order"] is None:
                 r.notes["coherence_order"] = "one sentence: no order to measure"
             if parts["coherence_relevance"] is None:
@@ -193,10 +223,16 @@ class CoherenceScorer(Scorer):
                 r.notes["coherence_adjacent"] = "one sentence: no adjacent pair"
         return out
 
-    def derive(self, values: dict[str, float | None], notes: dict[str, str]) -> None:
-        """coherence from the measured parts and the shipped weights (recomputed on cache hits)."""
+    def derive(self, values: dict[str, float | None], notes: dict[str, str], context: ScoringContext | None = None) -> None:
+        """coherence from the measured parts and the shipped weights (recomputed on cache hits), the LM
+        parts standardized with the norms of the LM that measured them."""
         if "coherence_fluency" not in values:
             return  # not scorable: nothing was measured
-        values["coherence"] = combine(values)
+        try:
+            norms = lm_norms(context)
+        except LookupError as e:  # another LM's scale, read with SmolLM2's norms: say so
+            norms = None
+            notes["coherence"] = f"{e}: its LM parts are standardized with SmolLM2's norms"
+        values["coherence"] = combine(values, norms)
         if values["coherence"] is None and not notes.get("coherence", "").startswith("not scorable"):
             notes["coherence"] = "not scorable: no LM fluency"  # keeps a stored reason (a cache hit: "0 word(s)")

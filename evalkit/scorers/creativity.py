@@ -183,7 +183,7 @@ class CreativityScorer(Scorer):
             out.append(r)
         return out
 
-    def derive(self, values: dict[str, float | None], notes: dict[str, str]) -> None:
+    def derive(self, values: dict[str, float | None], notes: dict[str, str], context: ScoringContext | None = None) -> None:
         """creativity from the measured parts and the shipped weights (recomputed on cache hits)."""
         if "self_bleu" not in values:
             return

