@@ -132,7 +132,10 @@ def _convert(gguf: str) -> None:
     _die_with_parent()
     from evalkit.models.gguf import dequantized_folder
 
-    dequantized_folder(gguf)
+    try:
+        dequantized_folder(gguf)
+    except BaseException:  # noqa: BLE001 - the model's own load reports it in one line; no traceback here
+        raise SystemExit(1) from None
 
 
 def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[Any], params: Any, run_dir: str,

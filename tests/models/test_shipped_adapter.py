@@ -59,7 +59,7 @@ def test_the_shipped_persona_adapter_names_its_preset_and_its_training():
     assert by_folder.options["gguf_package"] == base.options["gguf_package"] == spec.options["gguf_package"]
     assert by_folder.options["adapter"] == spec.options["adapter"] == str(ADAPTER)
     model = HFModel(spec)
-    assert model.training_record()["wall_time_s"] == record["wall_time_s"]  # the Training Time row
+    assert model.training_record().wall_time_s == record["wall_time_s"]  # the Training Time row
     if model.availability() is None:  # the base GGUF is installed: the adapter's base is that base
         from evalkit.models.hf import _declared_folder
         from evalkit.models.gguf import dequantized_location
