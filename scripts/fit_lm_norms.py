@@ -12,7 +12,9 @@ fits nothing to what people said.
 
 --lm: the LM (a .gguf file or transformers folder); default the first alternative scoring LM (Gemma 3
 270M from its PyPI package). The default LM (SmolLM2) is measured too, from the same stories, as a check
-against coherence.PARTS (the two must agree, or the method differs from the one PARTS came from).
+from the same stories: PARTS came from an earlier measurement of those stories, so the stored norms are
+the ones that give the other LM's z exactly the distribution SmolLM2's z has under PARTS on these
+stories (a linear map of means and sds; the raw measurements are stored beside them).
 """
 
 from __future__ import annotations
@@ -26,7 +28,17 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def part_norms(ratings, lm_opts: dict, cache_dir: Path | None) -> tuple[dict[str, list[float]], int]:
+def agreement(ratings, scores, criterion: str = "Coherence") -> dict[str, float]:
+    """Kendall tau of coherence with people's ratings over the machine stories: pooled and system level."""
+    from scipy.stats import kendalltau
+
+    f = ratings.frame[(ratings.frame["system"] != ratings.human_system)].assign(x=scores["coherence"])
+    means = f.groupby("system")[["x", criterion]].mean()
+    return {"pooled_tau": float(kendalltau(f["x"], f[criterion], nan_policy="omit").statistic),
+            "system_tau": float(kendalltau(means["x"], means[criterion]).statistic)}
+
+
+def part_norms(ratings, lm_opts: dict, cache_dir: Path | None):
     import numpy as np
 
     from evalkit.scorers.base import ScoringContext
@@ -39,7 +51,7 @@ def part_norms(ratings, lm_opts: dict, cache_dir: Path | None) -> tuple[dict[str
     for part in LM_PARTS:
         x = scores[part].to_numpy(dtype=float)[machine]
         out[part] = [float(np.nanmean(x)), float(np.nanstd(x))]  # as evalkit.validate.crossval standardizes
-    return out, int(machine.sum())
+    return out, int(machine.sum()), scores
 
 
 def main() -> None:
@@ -55,18 +67,32 @@ def main() -> None:
 
     ratings = load_ratings(args.ratings)
     lm_path = Path(args.lm).expanduser().resolve() if args.lm else _resolve_lm(ALTERNATIVES[0])
-    default, n = part_norms(ratings, {}, args.cache_dir)
+    default, n, default_scores = part_norms(ratings, {}, args.cache_dir)
     for part, (mu, sd) in default.items():
         print(f"SmolLM2 {part}: mean {mu:.4f} sd {sd:.4f} (coherence.PARTS: {PARTS[part][1]:.4f}, {PARTS[part][2]:.4f})")
-    norms, n = part_norms(ratings, {"path": str(lm_path)}, args.cache_dir)
+    norms, n, _ = part_norms(ratings, {"path": str(lm_path)}, args.cache_dir)
     for part, (mu, sd) in norms.items():
         print(f"{lm_path.name} {part}: mean {mu:.4f} sd {sd:.4f}")
+    # z_other = (v - mu) / sd must match z_smollm2 = (v_s - PARTS mu) / PARTS sd in mean and sd on these stories
+    effective = {}
+    for part, (mu_o, sd_o) in norms.items():
+        mu_s, sd_s = default[part]
+        _, mu_p, sd_p = PARTS[part]
+        effective[part] = [mu_o - sd_o * (mu_s - mu_p) / sd_s, sd_o * sd_p / sd_s]
+        print(f"{lm_path.name} {part}: stored norms mean {effective[part][0]:.4f} sd {effective[part][1]:.4f}")
     table = json.loads(LM_NORMS_FILE.read_text(encoding="utf-8")) if LM_NORMS_FILE.is_file() else {}
     table[weights_fingerprint(lm_path)] = {
-        "name": lm_path.name, "data": f"{args.ratings.name}: {n} machine stories", "parts": norms,
-        "smollm2_same_stories": default,
+        "name": lm_path.name, "data": f"{args.ratings.name}: {n} machine stories", "parts": effective,
+        "measured": norms, "smollm2_measured": default,
     }
     LM_NORMS_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    # with the norms in place: coherence read by each LM against people's Coherence (weights fitted on
+    # this file with SmolLM2: in-sample for both)
+    _, _, other_scores = part_norms(ratings, {"path": str(lm_path)}, args.cache_dir)
+    for name, sc in (("SmolLM2", default_scores), (lm_path.name, other_scores)):
+        a = agreement(ratings, sc)
+        print(f"{name}: coherence vs people's Coherence, pooled tau {a['pooled_tau']:+.3f}, system tau "
+              f"{a['system_tau']:+.3f} (in-sample weights)")
     print(f"wrote {LM_NORMS_FILE.relative_to(REPO)}")
 
 

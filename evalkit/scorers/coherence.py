@@ -151,7 +151,7 @@ class CoherenceScorer(Scorer):
         return f"{self.version};lm={lm_identity(context)}"
     metrics = (
         Metric("coherence", "higher", 0.0, 1.0, "combined coherence (LM fluency and sentence order, variety, prompt relevance)"),
-        Metric("coherence_fluency", "higher", None, 0.0, "SmolLM2 mean token log-likelihood of the opening (nats)"),
+        Metric("coherence_fluency", "higher", None, 0.0, "the scoring LM's mean token log-likelihood of the opening (nats)"),
         Metric("coherence_order", "higher", None, None, "LM nats per sentence lost when the opening's sentences are shuffled"),
         Metric("coherence_relevance", "higher", -1.0, 1.0, "MiniLM cosine similarity of story and prompt"),
         Metric("coherence_adjacent", "none", -1.0, 1.0,
