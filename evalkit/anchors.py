@@ -79,26 +79,44 @@ def wanted_kinds(quality_metrics: Sequence[str], anchors_rule: Mapping[str, Sequ
     return [k for k in DEGENERATE_KINDS if k in wanted]
 
 
+def kind_metrics(quality_metrics: Sequence[str], anchors_rule: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Degenerate kind -> the quality metrics whose 1-star level averages it (what must score that kind)."""
+    out: dict[str, list[str]] = {}
+    for m in quality_metrics:
+        for k in anchors_rule.get(m, DEFAULT_KINDS):
+            out.setdefault(k, []).append(m)
+    return out
+
+
 def score_anchors(items: Sequence[Any], pool: Sequence[Any], kinds: Sequence[str], scorers: Sequence[Any],
-                  context: Any, suite_hash: str, split: str, seed: int = ANCHOR_SEED, cache: Any = None) -> Any:
+                  context: Any, suite_hash: str, split: str, seed: int = ANCHOR_SEED, cache: Any = None,
+                  wanted: Mapping[str, Sequence[str]] | None = None) -> Any:
     """Score the references and their degenerate copies (each set in its own call, like one model's
     stories) and return the anchors.json record: per metric the references' mean, per kind its mean.
-    ``cache``: a score_cache.ScoreCache (or folder) the sets are scored through; None scores them all."""
+    ``cache``: a score_cache.ScoreCache (or folder) the sets are scored through; None scores them all.
+    ``wanted``: kind -> the metrics that need it (kind_metrics); a kind is scored only by the scorers of
+    those metrics (the coherence LM reads the shuffled and looped copies, not the off-genre ones), and
+    the record holds only their values for it. None: every scorer scores every kind."""
     from evalkit.records import AnchorScores, MeanValue
     from evalkit.score_cache import cached_score_stories
     from evalkit.scorers.base import StoryInput
 
     refs = cached_score_stories([StoryInput.from_item(i, i.story) for i in items], scorers, context, cache)
     built = {k: v for k, v in degenerate_stories(items, pool, seed).items() if k in kinds}
-    scored = {k: cached_score_stories(v, scorers, context, cache) for k, v in built.items()}
     metrics = sorted({name for r in refs for name in r.values} | {name for s in scorers for name in (m.name for m in s.metrics)})
+    scored, kind_names = {}, {}
+    for k, stories in built.items():
+        mine = [s for s in scorers if wanted is None or {m.name for m in s.metrics} & set(wanted.get(k, ()))]
+        scored[k] = cached_score_stories(stories, mine, context, cache) if mine else []
+        names = {name for r in scored[k] for name in r.values} | {m.name for s in mine for m in s.metrics}
+        kind_names[k] = [m for m in metrics if m in names]
     references = {}
     for metric in metrics:
         mean, n = mean_of([r.values.get(metric) for r in refs])
         references[metric] = MeanValue(mean=mean, n=n)
-    degenerate = {k: {m: mean_of([r.values.get(m) for r in res])[0] for m in metrics} for k, res in scored.items()}
+    degenerate = {k: {m: mean_of([r.values.get(m) for r in res])[0] for m in kind_names[k]} for k, res in scored.items()}
     per_item = {"reference": _by_item(items, refs, metrics)}
-    per_item.update({k: _by_item(built[k], res, metrics) for k, res in scored.items()})
+    per_item.update({k: _by_item(built[k], res, kind_names[k]) for k, res in scored.items()})
     return AnchorScores(suite_hash=suite_hash, split=split, item_ids=[i.id for i in items], seed=seed,
                         kinds=list(kinds), references=references, degenerate=degenerate, per_item=per_item)
 

@@ -213,7 +213,7 @@ def ensure_judged(ctx: RunContext, force: bool = False) -> Any:
 def ensure_anchors(ctx: RunContext, force: bool = False) -> Any:
     """anchors.json of the run (an AnchorScores), scored with the run's context when missing, stale or
     lacking a degenerate kind the rules now ask for; None when the run's suite version is gone."""
-    from evalkit.anchors import score_anchors, wanted_kinds
+    from evalkit.anchors import kind_metrics, score_anchors, wanted_kinds
     from evalkit.records import write_json
 
     stored = _stored_anchors(ctx)
@@ -222,17 +222,27 @@ def ensure_anchors(ctx: RunContext, force: bool = False) -> Any:
     cfg = ctx.rating_config()
     quality = sorted(set(cfg.quality.values()))
     kinds = wanted_kinds(quality, cfg.anchors)
-    if stored is not None and not force and set(kinds) <= set(stored.kinds) and stored.per_item is not None:
+    wanted = kind_metrics(quality, cfg.anchors)
+    if (stored is not None and not force and set(kinds) <= set(stored.kinds) and stored.per_item is not None
+            and _has_levels(stored, wanted)):
         return stored
     scorers = [s for s in ctx.scorers if {m.name for m in s.metrics} & set(quality)]
     ids = set(ctx.manifest.suite.item_ids)
     items = [i for i in ctx.suite.items if i.id in ids]
     # through the score cache: a suite version's anchors are scored once, whatever run asks for them
     record = score_anchors(items, ctx.suite.items, kinds, scorers, ctx.scoring, ctx.suite.hash, ctx.manifest.suite.split,
-                           cache=ctx.score_cache)
+                           cache=ctx.score_cache, wanted=wanted)
     write_json(ctx.run_dir / "anchors.json", record)
     ctx._cache["anchors"] = record
     return record
+
+
+def _has_levels(stored: Any, wanted: dict[str, list[str]]) -> bool:
+    """Whether the stored anchors hold every metric the rules now average each kind for (a kind scored
+    only for other metrics lacks it: score again, through the cache). Metrics the references lack were
+    not scored by this run's scorers at all: nothing to add."""
+    return all(m in stored.degenerate[k] for k, ms in wanted.items() if k in stored.degenerate
+               for m in ms if m in stored.references)
 
 
 def _stored_anchors(ctx: RunContext) -> Any:

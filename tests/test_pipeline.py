@@ -144,3 +144,36 @@ def test_rescoring_a_run_calls_no_scorer_unless_the_cache_is_off(run_builder, tm
     ensure_scored(ctx, force=True)
     assert {"repetition", "vocabulary"} <= set(calls)
     assert (run / "scores.jsonl").read_text() == before
+
+
+def test_each_degenerate_kind_is_scored_only_by_the_metrics_that_average_it(monkeypatch) -> None:
+    """The coherence LM is the slow scorer: it reads the shuffled and looped copies its row averages,
+    never the off-genre or copied ones (issue 16: the demo's anchors)."""
+    from evalkit.anchors import kind_metrics, score_anchors, wanted_kinds
+    from evalkit.scorers.base import ScoringContext
+    from evalkit.scoring import load_scorers
+    from evalkit.suites import load_suite
+
+    import evalkit.scoring
+
+    suite = load_suite("smoke")
+    scorers = load_scorers(["vocabulary", "repetition"])
+    seen: dict[str, int] = {}
+    real = evalkit.scoring.score_stories
+
+    def counting(stories, chosen, context, *a, **kw):
+        for s in chosen:
+            seen[s.name] = seen.get(s.name, 0) + len(stories)
+        return real(stories, chosen, context, *a, **kw)
+
+    monkeypatch.setattr(evalkit.scoring, "score_stories", counting)
+    rules = {"mtld": ["looped"], "seq_rep_4": ["looped", "shuffled"]}
+    quality = ["mtld", "seq_rep_4"]
+    wanted = kind_metrics(quality, rules)
+    assert wanted == {"looped": ["mtld", "seq_rep_4"], "shuffled": ["seq_rep_4"]}
+    rec = score_anchors(suite.items, suite.items, wanted_kinds(quality, rules), scorers, ScoringContext(suite=suite),
+                        suite.hash, "test", wanted=wanted)
+    n = len(suite.items)
+    assert seen == {"vocabulary": 2 * n, "repetition": 3 * n}  # references + looped; + shuffled
+    assert "mtld" in rec.degenerate["looped"] and "mtld" not in rec.degenerate["shuffled"]
+    assert rec.degenerate["looped"]["mtld"] < rec.references["mtld"].mean

@@ -28,9 +28,15 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DOC_START = "<|endoftext|>"  # SmolLM2's document separator: scores a text as the start of a document
 
 
+# Tokens per forward pass. The logits (tokens x vocabulary floats) dominate the memory traffic: at 4096
+# tokens Gemma 3's 262k vocabulary writes 4.3 GB per batch. 512 was the fastest for both scoring LMs in
+# benchmarks/bench_scoring_lm.py (Gemma 3 270M about 1.8x faster than at 4096, SmolLM2 about 1.5x).
+BATCH_TOKENS = 512
+
+
 class ScoringLM:
     def __init__(self, device: str | None = None, dtype: str | None = None, max_tokens: int = 512,
-                 batch_tokens: int = 4096, path: str | None = None):
+                 batch_tokens: int = BATCH_TOKENS, path: str | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
