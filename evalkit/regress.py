@@ -165,9 +165,16 @@ def load_run(run_dir: str | Path) -> Side:
         raise RecordError(f"{run_dir / 'summary.json'}: not an evalkit summary")
     problems: list[str] = []
     models: dict[str, ModelSide] = {r.label: ModelSide(r.label, {}) for r in m.models}
+    values: dict[tuple[str, str], dict[str, list[float]]] = {}  # (model, item) -> metric -> each sample's value
     for rec in ctx.scores(problems):
         if rec.model in models:
-            models[rec.model].stories[rec.item_id] = dict(rec.scores)
+            per = values.setdefault((rec.model, rec.item_id), {})
+            for k, v in rec.scores.items():
+                per.setdefault(k, [])
+                if v is not None:
+                    per[k].append(v)
+    for (label, item), per in values.items():  # --samples: an item's samples averaged, as the star table does
+        models[label].stories[item] = {k: (math.fsum(vs) / len(vs) if vs else None) for k, vs in per.items()}
     if problems:  # a lost score line would read as a failed story: a false regression, never a verdict
         raise RecordError(damaged_scores_message(run_dir, m.run_id, problems))
     for label, side in models.items():

@@ -360,3 +360,22 @@ def test_regress_config_from_suites():
                 {"confidence": 1.5}, {"skip": "ttft_s"}, {"default": {"percent": 5}}):
         with pytest.raises(EvalkitError, match=r"\[regress"):
             RegressConfig.from_suite_config({"regress": bad})
+
+
+def test_an_items_samples_are_averaged_not_overwritten(world):
+    """--samples: a run holds several stories per item; the gate compares item means (the star table's
+    cluster test), never whichever sample's line came last."""
+    from evalkit.records import ScoreRecord, append_jsonl
+    from evalkit.regress import load_run
+
+    tmp_path, results, suite, base = world
+    first = load_run(base).models["m"].stories
+    extra = []
+    for item, values in first.items():  # a second sample per item: every metric 10 higher, one left unscored
+        extra.append(ScoreRecord(model="m", item_id=item, gen_key=f"m-{item}-1", sample=1,
+                                 scores={k: (None if k == "mtld" else v + 10) for k, v in values.items()}))
+    append_jsonl(base / "scores.jsonl", extra)
+    two = load_run(base).models["m"].stories
+    for item, values in first.items():
+        assert two[item]["coherence"] == pytest.approx(values["coherence"] + 5)  # the mean of v and v + 10
+        assert two[item]["mtld"] == pytest.approx(values["mtld"])  # the unscored sample is left out
