@@ -92,9 +92,10 @@ def run_model_isolated(c: Any, mrun: Any, suite: Any, items: Any, params: Any, r
 
             os.kill(proc.pid, signal.SIGINT)
             proc.join(timeout=10)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join()
+        for stop in (proc.terminate, proc.kill):  # every wait bounded: an interrupted run always ends
+            if proc.is_alive():
+                stop()
+                proc.join(timeout=5)
         raise
     kind, state, error, gpu = result
     if gpu:

@@ -95,7 +95,7 @@ def test_killed_or_interrupted_run_resumes_without_regenerating(plugin_site, tmp
     cache = next_cache_file
     _wait_for_lines(cache, 2)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)  # the interrupted child is given 2 + 10 + 5 + 5 s at most
     done_before = {json.loads(line)["item_id"] for line in cache.read_text().splitlines()}
     assert len(done_before) == 2
     if sig == signal.SIGINT:
