@@ -29,13 +29,15 @@ sys.path.insert(0, str(REPO))
 
 
 def agreement(ratings, scores, criterion: str = "Coherence") -> dict[str, float]:
-    """Kendall tau of coherence with people's ratings over the machine stories: pooled and system level."""
-    from scipy.stats import kendalltau
+    """Kendall tau of coherence with people's ratings over the machine stories, as `evalkit validate`
+    computes it (evalkit.validate.stats.agreement): pooled and system level."""
+    from evalkit.validate.stats import agreement as measured
 
-    f = ratings.frame[(ratings.frame["system"] != ratings.human_system)].assign(x=scores["coherence"])
-    means = f.groupby("system")[["x", criterion]].mean()
-    return {"pooled_tau": float(kendalltau(f["x"], f[criterion], nan_policy="omit").statistic),
-            "system_tau": float(kendalltau(means["x"], means[criterion]).statistic)}
+    machine = (ratings.frame["system"] != ratings.human_system).to_numpy()
+    f = ratings.frame[machine]
+    a = measured(scores["coherence"].to_numpy(dtype=float)[machine], f[criterion].to_numpy(dtype=float),
+                 f["system"].to_numpy(), f["group"].to_numpy(), boot=10)
+    return {"pooled_tau": a.pooled_tau.value, "system_tau": a.system_tau.value}
 
 
 def part_norms(ratings, lm_opts: dict, cache_dir: Path | None):

@@ -19,12 +19,14 @@ whose candidates include the scoring LM must choose another, or its stories grad
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
 from evalkit.scorers.repetition import distinct_n
@@ -117,13 +119,19 @@ LM_PARTS = ("coherence_fluency", "coherence_order")  # the parts whose scale dep
 LM_NORMS_FILE = Path(__file__).with_name("coherence_lm_norms.json")  # written by scripts/fit_lm_norms.py
 
 
+@functools.lru_cache(maxsize=4)
+def _norms_table(path: str, mtime_ns: int) -> dict[str, Any]:
+    """The norms file, read once per version (derive runs on every story)."""
+    import json
+
+    return json.loads(Path(path).read_text(encoding="utf-8")) if mtime_ns else {}
+
+
 def lm_norms(context: ScoringContext | None) -> dict[str, tuple[float, float]] | None:
     """(mean, sd) of the LM parts for the scoring LM of ``context`` when it is not the LM PARTS were
     standardized with (SmolLM2): measured by scripts/fit_lm_norms.py on the same HANNA machine stories,
     found by the LM's weights fingerprint. None for SmolLM2. An LM with no stored norms raises
     LookupError (the caller falls back to SmolLM2's norms and says so in the story's note)."""
-    import json
-
     from evalkit.scorers.lm import lm_fingerprint
 
     if context is None:
@@ -131,8 +139,7 @@ def lm_norms(context: ScoringContext | None) -> dict[str, tuple[float, float]] |
     fp = lm_fingerprint(context)
     if fp is None:  # the default SmolLM2: PARTS are its norms
         return None
-    table = json.loads(LM_NORMS_FILE.read_text(encoding="utf-8")) if LM_NORMS_FILE.is_file() else {}
-    entry = table.get(fp)
+    entry = _norms_table(str(LM_NORMS_FILE), LM_NORMS_FILE.stat().st_mtime_ns if LM_NORMS_FILE.is_file() else 0).get(fp)
     if entry is None:
         raise LookupError(f"no HANNA norms for scoring LM {fp} (run scripts/fit_lm_norms.py with it)")
     return {k: (float(v[0]), float(v[1])) for k, v in entry["parts"].items()}
