@@ -85,7 +85,10 @@ def test_killed_or_interrupted_run_resumes_without_regenerating(plugin_site, tmp
             "--scorers", "repetition"]  # always arrives mid-run, however loaded the machine
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **plugin_env(plugin_site),
            "ECHO_HOLD_AFTER": "2", "ECHO_RELEASE_FILE": str(release)}
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal gives it: a shell starting pytest in the background (`cmd &`, no job control)
+    # makes every child ignore SIGINT, and Python then never raises KeyboardInterrupt
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     cache = next_cache_file = None
     deadline = time.time() + 120
     while time.time() < deadline and next_cache_file is None:
