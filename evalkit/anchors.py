@@ -75,7 +75,7 @@ def mean_of(values: Sequence[float | None]) -> tuple[float | None, int]:
 
 def wanted_kinds(quality_metrics: Sequence[str], anchors_rule: Mapping[str, Sequence[str]]) -> list[str]:
     """Every degenerate kind the rating rules may average for a quality metric, in the canonical order."""
-    wanted = {k for m in quality_metrics for k in anchors_rule.get(m, DEFAULT_KINDS)}
+    wanted = kind_metrics(quality_metrics, anchors_rule)
     return [k for k in DEGENERATE_KINDS if k in wanted]
 
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.anchors import mean_of
 from evalkit.errors import EvalkitError, RecordError
 from evalkit.power import clustered_test
 from evalkit.records import (
@@ -165,16 +166,14 @@ def load_run(run_dir: str | Path) -> Side:
         raise RecordError(f"{run_dir / 'summary.json'}: not an evalkit summary")
     problems: list[str] = []
     models: dict[str, ModelSide] = {r.label: ModelSide(r.label, {}) for r in m.models}
-    values: dict[tuple[str, str], dict[str, list[float]]] = {}  # (model, item) -> metric -> each sample's value
+    values: dict[tuple[str, str], dict[str, list[float | None]]] = {}  # (model, item) -> metric -> per sample
     for rec in ctx.scores(problems):
         if rec.model in models:
             per = values.setdefault((rec.model, rec.item_id), {})
             for k, v in rec.scores.items():
-                per.setdefault(k, [])
-                if v is not None:
-                    per[k].append(v)
+                per.setdefault(k, []).append(v)
     for (label, item), per in values.items():  # --samples: an item's samples averaged, as the star table does
-        models[label].stories[item] = {k: (math.fsum(vs) / len(vs) if vs else None) for k, vs in per.items()}
+        models[label].stories[item] = {k: mean_of(vs)[0] for k, vs in per.items()}
     if problems:  # a lost score line would read as a failed story: a false regression, never a verdict
         raise RecordError(damaged_scores_message(run_dir, m.run_id, problems))
     for label, side in models.items():
