@@ -8,14 +8,11 @@ that: the copy reloads in about a second.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import hashlib
 import importlib
 import importlib.util
 import os
 from pathlib import Path
-from typing import Any
 
 from evalkit.errors import WeightsMissing
 
@@ -55,31 +52,6 @@ def dequantized_location(gguf_path: str | Path) -> Path:
     return cache_root() / "gguf-hf" / f"{gguf_path.stem}-{_file_id(gguf_path)}"
 
 
-@contextlib.contextmanager
-def _metadata_read_once():
-    """transformers reads a GGUF's metadata for the model's config and again for the tokenizer's class,
-    each a full parse with the gguf package (Gemma 3: a 262k-token vocabulary, ~10 s a read on 2 cores).
-    While converting, the metadata-only reads (``return_tensors=False``) of one file share one parse."""
-    from transformers import modeling_gguf_pytorch_utils as mod
-
-    real = mod.load_gguf_checkpoint
-    seen: dict[str, Any] = {}
-
-    def once(path: Any, return_tensors: bool = False, **kw: Any) -> Any:
-        if return_tensors or kw:
-            return real(path, return_tensors=return_tensors, **kw)
-        key = str(path)
-        if key not in seen:
-            seen[key] = real(path, return_tensors=False)
-        return copy.deepcopy(seen[key])
-
-    mod.load_gguf_checkpoint = once
-    try:
-        yield
-    finally:
-        mod.load_gguf_checkpoint = real
-
-
 def dequantized_folder(gguf_path: str | Path) -> Path:
     """A transformers folder (config, tokenizer, fp32 safetensors) made once from a GGUF file."""
     gguf_path = Path(gguf_path)
@@ -97,9 +69,8 @@ def dequantized_folder(gguf_path: str | Path) -> Path:
         if (out / "config.json").is_file() and any(out.glob("*.safetensors")):
             return out
         folder, name = str(gguf_path.parent), gguf_path.name
-        with _metadata_read_once():
-            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-            tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         # the weights are plain fp32 tensors once loaded: saved as they are, without the GGUF quantizer
         # (the same files as copying them into a model built from the config, without its random init)
         if hasattr(model.config, "quantization_config"):
