@@ -306,9 +306,13 @@ def suite_calibrations(suite: Any) -> dict[str, Path]:
 
 def calibration_about(name: str, cal: Calibration) -> dict[str, Any]:
     """What the report says about a calibration (rating.json ``calibrations``)."""
-    return {"name": name, "criterion": cal.data.criterion, "data": cal.data.name, "rows": cal.data.rows,
-            "groups": cal.data.groups, "systems": len(cal.data.systems), "note": cal.data.note,
-            "cv_mae": cal.cv.mae, "cv_system_mae": cal.cv.system_mae, "folds": cal.cv.folds}
+    about = {"name": name, "criterion": cal.data.criterion, "data": cal.data.name, "rows": cal.data.rows,
+             "groups": cal.data.groups, "systems": len(cal.data.systems), "note": cal.data.note,
+             "cv_mae": cal.cv.mae, "cv_system_mae": cal.cv.system_mae, "folds": cal.cv.folds}
+    if cal.cv.systems:  # the ceiling: what the writers people rated best get from it (cross-validated)
+        top = max(cal.cv.systems, key=lambda r: r.human)
+        about.update(top_system=top.system, top_people=top.human, top_stars=top.predicted)
+    return about
 
 
 def star_maps(metrics: Sequence[str], suite: Any = None, genre: tuple[bool, int, str] | None = None) -> dict[str, StarMap]:

@@ -235,6 +235,9 @@ def stars_source_rows(rating: dict[str, Any]) -> list[tuple[str, str, str, str]]
                    f"({about.get('rows')} rated stories, {about.get('groups')} prompts; cross-validated error by prompt: "
                    f"{about.get('cv_mae', float('nan')):.2f}★ per story, {about.get('cv_system_mae', float('nan')):.2f}★ "
                    f"per system mean) [{about.get('name')}]")
+            if about.get("top_system") and about["top_people"] - about["top_stars"] >= 0.5:
+                how += (f"; the writers people rated best there ({about['top_system']}, {about['top_people']:.1f} of 5) "
+                        f"get {about['top_stars']:.1f}★ from it, so stars well above that level are out of this metric's reach")
         elif how == "genre probability":
             how = "the calibrated genre probability p: " + str(about.get("formula") or "1 + 4·clip((p − 1/K)/(0.9 − 1/K), 0, 1)")
         elif how == "anchors":

@@ -129,6 +129,7 @@ class CreativityScorer(Scorer):
     version = "2"
     fitted_on = "hanna_dev.csv"
     derived = ("creativity", "creativity_surprise")
+    mix_parts = tuple(SURPRISE_PARTS)  # what `evalkit validate --cv` fits (cv:creativity) and ship writes back
     corpus = True  # self-BLEU and distinct-2 across compare a story with its model's other stories
     metrics = (
         Metric("creativity", "higher", 0.0, 1.0, "surprise (fitted to HANNA Surprise) x novelty_4gram against the train stories"),

@@ -51,7 +51,9 @@ def _fit_sets(scorers: Sequence[Scorer], scores) -> dict[str, list[str]]:
     usable = [c for c in scores.columns if scores[c].notna().mean() > 0.5 and scores[c].nunique() > 1]
     for s in scorers:
         derived = {s.name, *getattr(s, "derived", ())}  # fit on measured parts, never on the shipped mix
-        names = [m.name for m in s.metrics if m.name in usable and m.name not in derived]
+        # a scorer's mix_parts: the parts its shipped mix combines (default: every metric it measures)
+        candidates = getattr(s, "mix_parts", None) or [m.name for m in s.metrics]
+        names = [n for n in candidates if n in usable and n not in derived]
         if len(names) >= 2:
             sets[s.name] = names
     if len(sets) > 1 or not sets:

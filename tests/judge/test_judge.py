@@ -76,3 +76,12 @@ def test_suite_can_override_and_choose_rubrics(tmp_path):
     bad = SimpleNamespace(path=tmp_path, config={"judge": {"rubrics": {"coherence": {"scale": ["1", "2"]}}}})
     with pytest.raises(EvalkitError, match="scale"):
         load_rubrics(bad)
+
+
+def test_a_local_judge_on_the_cpu_asks_one_question_per_forward_by_default(judge_llama_dir, tmp_path):
+    judge = configure_judge(str(judge_llama_dir), cache_dir=tmp_path / ".cache")
+    assert judge.engine.batch_size == 1 and judge.batch_size == 8  # forward one by one, cache appends per 8
+    judge.rate(_stories()[:2], load_rubrics()[:1], {"Fantasy": "Magic and dragons."})
+    assert judge.engine.forward_calls == 2
+    chosen = configure_judge(str(judge_llama_dir), cache_dir=tmp_path / "other", batch_size=4)
+    assert chosen.engine.batch_size == chosen.batch_size == 4

@@ -34,11 +34,12 @@ def test_combine_follows_the_shipped_weights_and_needs_fluency():
     assert combine(dict(avg, coherence_fluency=None)) is None
 
 
-def test_entity_continuity():
-    from evalkit.scorers.coherence import entity_continuity
+def test_well_formed_counts_sentences_that_open_as_sentences():
+    from evalkit.scorers.coherence import well_formed
 
-    assert entity_continuity(["Mia found a key.", "The key was old.", "Mia smiled.", "Dogs bark loudly."]) == pytest.approx(2 / 3)
-    assert entity_continuity(["One sentence only."]) is None
+    assert well_formed(["“Hello,” she said.", "3,000 years passed.", "(Then) it rained."]) == 1.0
+    assert well_formed(["i’m sorry.", "i know, i know.", "But I must go.", "...and then"]) == pytest.approx(1 / 4)
+    assert well_formed(["“", ""]) is None and well_formed([]) is None
 
 
 @pytest.mark.slow
@@ -57,6 +58,8 @@ def test_coherent_story_beats_shuffled_and_looping(scoring_lm, embed_context):
     assert loop["coherence_fluency"] > good["coherence_fluency"]  # the LM alone prefers the loop...
     assert loop["coherence_order"] < good["coherence_order"]  # ...but a loop has no order to lose
     assert good["coherence_relevance"] > off["coherence_relevance"] and good["coherence"] > off["coherence"]
+    assert good["coherence_prompt_focus"] > off["coherence_prompt_focus"] >= off["coherence_relevance"] - 1e-6
+    assert good["coherence_wellformed"] == 1.0
     assert all(0 <= x["coherence"] <= 1 and math.isfinite(x["coherence"]) for x in (good, shuf, loop, off))
 
 

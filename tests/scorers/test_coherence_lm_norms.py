@@ -11,8 +11,8 @@ from evalkit.scorers import coherence
 from evalkit.scorers.base import ScoringContext
 from evalkit.scorers.lm import lm_fingerprint, weights_fingerprint
 
-PARTS = {"coherence_fluency": -2.9, "coherence_order": 1.2, "coherence_variety": 0.9, "coherence_relevance": 0.3,
-         "coherence_adjacent": 0.31}
+PARTS = {"coherence_fluency": -2.9, "coherence_order": 1.2, "coherence_variety": 0.9, "coherence_prompt_focus": 0.45,
+         "coherence_wellformed": 0.8, "coherence_relevance": 0.3, "coherence_adjacent": 0.31}
 
 
 def test_the_default_lm_uses_the_shipped_norms() -> None:

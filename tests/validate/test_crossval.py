@@ -77,3 +77,21 @@ def test_the_all_combination_never_fits_on_a_shipped_mix():
     sets = _fit_sets([first, second], scores)
     assert sets["mix"] == ["part_a", "part_b"] and sets["other"] == ["other_a", "other_b"]
     assert sets["all"] == ["part_a", "part_b", "other_a", "other_b"]  # no mix, no length
+
+
+def test_a_scorer_fits_only_the_parts_its_mix_combines():
+    """mix_parts: the shipped mix's parts; the scorer's other metrics are reported, not fitted into cv:<scorer>."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from evalkit.scorers.base import Metric
+    from evalkit.scorers.coherence import PARTS, CoherenceScorer
+    from evalkit.validate.pipeline import _fit_sets
+
+    scores = pd.DataFrame(np.random.default_rng(1).normal(size=(30, 4)), columns=["mix", "a", "b", "shown"])
+    scorer = SimpleNamespace(name="mix", derived=("mix",), mix_parts=("b", "a", "missing"),
+                             metrics=[Metric(n, "higher") for n in ("mix", "a", "b", "shown")])
+    assert _fit_sets([scorer], scores)["mix"] == ["b", "a"]  # in the mix's order; unmeasured parts dropped
+    assert CoherenceScorer.mix_parts == tuple(PARTS) and "coherence_relevance" not in PARTS
