@@ -96,9 +96,10 @@ def measure(ratings: Ratings, scores, directions: dict[str, str], boot: int = BO
                     full_fit_sds=dict(zip(feats, map(float, s))), full_fit_scale=linear_sd(X[machine], w, m, s)))
                 directions[name] = "higher"
                 targets.append((name, c, full, True))
-    # metrics whose shipped weights were fitted on this very file: their figures here are in-sample
-    fitted_here = {m.name for s in scorers for m in s.metrics
-                   if getattr(s, "fitted_on", None) and Path(ratings.source).name == s.fitted_on}
+    # metrics whose shipped weights were fitted on this very file: their figures here are in-sample (a
+    # scorer's derived mixes; its measured parts are not fitted; without ``derived``, all its metrics)
+    fitted_here = {n for s in scorers if getattr(s, "fitted_on", None) and Path(ratings.source).name == s.fitted_on
+                   for n in (getattr(s, "derived", None) or [m.name for m in s.metrics])}
     results = []
     for name, crit, values, is_cv in targets:
         rating = frame[crit].to_numpy(float)

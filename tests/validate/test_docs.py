@@ -38,6 +38,18 @@ def test_docs_headline_is_cross_validated_and_in_sample_is_labelled(tmp_path: Pa
     assert "from the genre code" in genre
 
 
+def test_only_a_scorers_fitted_mix_is_labelled_in_sample(tmp_path: Path):
+    """A scorer's measured parts are not fitted to the ratings: only its derived mix is in-sample."""
+
+    class PlantedMix(PlantedCoherence):
+        derived = ("planted",)
+
+    table = load_ratings(write_ratings(tmp_path / "ratings.csv"))
+    rec, _ = validate(table, [PlantedMix()], ScoringContext(), None, boot=20)
+    in_sample = {r.metric for r in rec.results if r.in_sample}
+    assert in_sample == {"planted"}
+
+
 def test_stored_inputs_render_the_same_docs(tmp_path: Path, monkeypatch):
     """write_docs stores every number next to the Markdown; render_stored rebuilds the same file from it."""
     import evalkit.validate.docs as docs
