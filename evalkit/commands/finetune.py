@@ -54,9 +54,16 @@ def parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue an interrupted training of the same settings from its last checkpoint.")
 @click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables.")
+@click.option("--random-weights", is_flag=True,
+              help="Time --max-steps real optimizer steps (default 3) at MODEL's real shape with random weights and "
+                   "project the whole training's time; writes only training_projection.json (default folder: "
+                   "results/capacity/MODEL).")
+@click.option("--prefixes", metavar="K,K,...",
+              help="With --random-weights: decoder-layer prefixes to time and extrapolate from (default: full depth "
+                   "on a GPU or below 1B parameters, else 1,2,3); 'full' for full depth.")
 def command(model: str, recipe: str | None, suite: str | None, output: Path | None, train_split: str,
             eval_split: str, sets: tuple[str, ...], overwrite: bool, resume: bool, models_file: str | None,
-            **flags: Any) -> None:
+            random_weights: bool, prefixes: str | None, **flags: Any) -> None:
     """Fine-tune MODEL on a suite's train split with one of the seed's recipes, validating on its
     validation split, and write the weights (full) or adapter (LoRA/QLoRA) with training_record.json
     beside them. `evalkit compare` reads that record for the Training Time row.
@@ -75,11 +82,64 @@ def command(model: str, recipe: str | None, suite: str | None, output: Path | No
         if value is not None:
             overrides[key] = parse_value(value) if isinstance(value, str) else value
     console = Console(stderr=True)
+    if prefixes and not random_weights:
+        raise EvalkitError("--prefixes times layer prefixes of a random-weights model: add --random-weights")
+    if random_weights:
+        project(model, recipe, suite, output, train_split, overrides, models_file, prefixes, console)
+        return
     opts = FinetuneOptions(model=model, suite=suite, recipe=recipe, overrides=overrides, output=output,
                            train_split=train_split, eval_split=None if eval_split.lower() == "none" else eval_split,
                            overwrite=overwrite, resume=resume, models_file=models_file)
     result = run_finetune(opts, console=console)
     show_record(Console(), result.record, result.already_done, compare_hint(model, result.record.output, models_file))
+
+
+def project(model: str, recipe: str | None, suite: str | None, output: Path | None, train_split: str,
+            overrides: dict[str, Any], models_file: str | None, prefixes: str | None, console: Any) -> None:
+    import os
+
+    from rich.console import Console
+
+    from evalkit.capacity.__main__ import parse_ints
+    from evalkit.finetune.projection import ProjectionOptions, run_projection
+    from evalkit.models.random_weights import shape_for
+    from evalkit.models.registry import resolve_model
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights never reach for the hub
+    asked = None
+    if prefixes == "full":
+        cfg = shape_for(resolve_model(model, models_file)).config
+        asked = (int(cfg.get("num_hidden_layers") or cfg.get("n_layer") or 0),)
+    elif prefixes:
+        asked = parse_ints(prefixes, "--prefixes")
+    rec = run_projection(ProjectionOptions(model=model, suite=suite, recipe=recipe, overrides=overrides, output=output,
+                                           train_split=train_split, models_file=models_file, prefixes=asked),
+                         console=console)
+    show_projection(Console(), rec)
+
+
+def show_projection(console: Any, rec: Any) -> None:
+    from rich.table import Table
+
+    p = rec.projection
+    t = Table(title=f"{rec.base.label}: recipe {rec.recipe} at the real shape, random weights", show_header=False)
+    rows = [
+        ("projected training", f"{p.projected_s.text('{:.4g}')} = {p.projected_hours:.2f} h "
+                               f"({p.train_examples} stories x {p.epochs:g} epochs)"),
+        ("one epoch", p.epoch_s.text("{:.4g}")),
+        ("per optimizer step", f"{p.step_s.text('{:.4g}')} ({p.recipe_micro_batches_per_step} micro-batches of "
+                               f"{p.batch_size} x {p.sequence_length} tokens)"),
+        ("basis", p.basis),
+        ("parameters", f"{rec.base.parameters / 1e9:.3f}B, trainable {rec.base.trainable_parameters / 1e6:.1f}M"),
+        ("peak memory", f"{(rec.peak_memory.peak_bytes or 0) / 1e9:.2f} GB ({rec.peak_memory.kind})"),
+        ("device", rec.device),
+        ("record", f"{rec.output}"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+    for n in p.notes:
+        console.print(f"note: {n}", markup=False, highlight=False, soft_wrap=True)
 
 
 def compare_hint(model: str, output: str, models_file: str | None) -> str:

@@ -50,6 +50,12 @@ def load_for_training(base: BaseModelRef, recipe: Recipe) -> tuple[Any, str]:
         raise EvalkitError(f"cannot load {base.label} for recipe {recipe.name!r}: {first_line(e)}") from None
     if recipe.quantization == "none" and cuda:
         model.to("cuda")
+    return prepare_for_training(model, recipe), precision
+
+
+def prepare_for_training(model: Any, recipe: Recipe) -> Any:
+    """A loaded base (real or random weights) made ready for the Trainer: kbit preparation for a 4-bit
+    base and the recipe's LoRA wrapping."""
     model.config.use_cache = False  # the cache is useless in training and conflicts with checkpointing
     if recipe.method == "lora":
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -72,7 +78,7 @@ def load_for_training(base: BaseModelRef, recipe: Recipe) -> tuple[Any, str]:
         with warnings.catch_warnings():  # peft reads transformers' renamed `is_gradient_checkpointing`
             warnings.filterwarnings("ignore", category=FutureWarning)
             model = get_peft_model(model, cfg)
-    return model, precision
+    return model
 
 
 def precision_for(recipe: Recipe, cuda: bool) -> str:
@@ -114,11 +120,10 @@ def _check_targets(model: Any, recipe: Recipe) -> None:
 
 
 def parameter_counts(model: Any) -> tuple[int, int]:
-    trainable = total = 0
-    for p in model.parameters():
-        n = p.numel() * (2 if p.__class__.__name__ == "Params4bit" else 1)  # two 4-bit weights per byte
-        total += n
-        trainable += n if p.requires_grad else 0
+    """(trainable, total) parameters; a 4-bit weight counts the two values each byte packs."""
+    from evalkit.models.random_weights import count_parameters
+
+    total, trainable = count_parameters(model)
     return trainable, total
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from evalkit.capacity.records import TrainingProjection
 from evalkit.records import (  # noqa: F401  (re-exported: the finetune package's names)
     TRAINING_SCHEMA,
     Record,
@@ -20,6 +21,8 @@ from evalkit.records import (  # noqa: F401  (re-exported: the finetune package'
 
 PLAN_SCHEMA = "evalkit.finetune-plan/1"
 PLAN_FILE = "finetune_plan.json"
+# not training_record.json: a projection must never pass for a real training beside a preset's weights
+PROJECTION_FILE = "training_projection.json"
 # the training record is a stored record like the others: one definition, in evalkit.records
 BaseModelInfo, SuiteInfo = TrainedBase, TrainingSuite
 
@@ -52,3 +55,11 @@ def load_record(path: Any) -> TrainingRecord | None:
         return TrainingRecord.model_validate(read_json(path))
     except Exception:
         return None
+
+
+class ProjectedTraining(TrainingRecord):
+    """training_projection.json (`evalkit finetune --random-weights`): the training record of a few real
+    optimizer steps at the model's real shape with random weights (wall_time_s: those steps, measured),
+    and the projected time of the whole training."""
+
+    projection: TrainingProjection = Field(description="the whole training's time projected from the timed steps")

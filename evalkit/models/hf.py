@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
-from evalkit.models.hf_cpu import cpu_has_bf16, int8_dynamic
+from evalkit.models.hf_cpu import cpu_has_bf16, dense_head_input, dtype_name, int8_dynamic
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
 from evalkit.models.registry import is_package_path, looks_like_path
 from evalkit.models.weights import WeightsDamaged, check_weights, explain_load_error, read_json_object
@@ -100,6 +100,8 @@ class HFModel(Model):
                             "files": files_fingerprint({"s": r["source"], "a": r["adapter"] or "", "g": r["gguf"] or ""})})
 
     def availability(self) -> str | None:
+        if self.opts.weights == "random" and not self._problem:
+            return self._random_problem()
         try:
             r = self.resolved()
         except EvalkitError as e:
@@ -135,10 +137,49 @@ class HFModel(Model):
                 problems.append(str(e))
         return "; ".join(problems) or None
 
+    # -- random weights (weights = "random") ----------------------------------------------------------
+    def _random_problem(self) -> str | None:
+        from evalkit.models.random_weights import shape_for
+
+        try:
+            shape_for(self.spec)
+        except EvalkitError as e:
+            return str(e)
+        if self.opts.quantization not in (None, "nf4"):
+            return f"{self.spec.label}: random weights are built in nf4 or unquantized, not {self.opts.quantization!r}"
+        return None
+
+    def _load_random(self) -> None:
+        import torch
+        from transformers import AutoTokenizer
+
+        from evalkit.models.random_weights import build_random, plan_for, shape_for
+
+        source = shape_for(self.spec)
+        if not source.tokenizer_folder:
+            raise EvalkitError(f"{self.spec.label}: random weights build without downloads, but writing stories needs "
+                               "the tokenizer, which is not on this machine: measure its speed and memory with "
+                               f"`python -m evalkit.capacity {self.spec.label}`")
+        self.device = self.opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = build_random(source, plan_for(self.spec, self.device)[0]).model
+        tok = AutoTokenizer.from_pretrained(source.tokenizer_folder, trust_remote_code=False,
+                                            local_files_only=not _is_local(source.tokenizer_folder))
+        tok.padding_side = "left"
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token or tok.unk_token
+        self.tokenizer = tok
+        self.use_chat = self.opts.chat and bool(getattr(tok, "chat_template", None))
+
     # -- loading ---------------------------------------------------------------------------------------
     def load(self) -> None:
         if self._problem:
             raise EvalkitError(self._problem)
+        if self.opts.weights == "random":
+            problem = self._random_problem()
+            if problem:
+                raise EvalkitError(problem)
+            self._load_random()
+            return
         problem = self.availability()
         if problem:
             # the hub paragraph only where a download is what is missing
@@ -197,6 +238,8 @@ class HFModel(Model):
             if (Path(r["adapter"]) / "tokenizer_config.json").is_file():
                 tok_folder = r["adapter"]
         model.eval()
+        if self.device == "cpu":
+            dense_head_input(model)
         try:
             tok = AutoTokenizer.from_pretrained(tok_folder, trust_remote_code=False,
                                                 local_files_only=not _is_local(tok_folder))
@@ -209,11 +252,7 @@ class HFModel(Model):
         self.use_chat = o.chat and bool(getattr(tok, "chat_template", None))
 
     def _dtype(self, torch: Any) -> Any:
-        name = self.opts.dtype
-        if name == "auto":
-            if self.device and self.device.startswith("cuda"):
-                return torch.bfloat16
-            return torch.bfloat16 if cpu_has_bf16() else torch.float32
+        name = dtype_name(self.opts.dtype, self.device)
         try:
             return getattr(torch, name)
         except AttributeError:
@@ -390,6 +429,8 @@ class HFModel(Model):
         info = ModelInfo(name=self.spec.label, backend="hf", source=r["source"], adapter=r["adapter"],
                          quantization=self.opts.quantization, disk_bytes=_disk_bytes([r["gguf"] or r["source"], r["adapter"]]),
                          extra={"weights": r["weights"], "gguf": r["gguf"]})
+        if self.opts.weights == "random":  # nothing on disk was read
+            info.disk_bytes, info.adapter, info.extra["weights"] = None, None, "random (real shape, random values)"
         if self.model is not None:
             info.parameters = _count_parameters(self.model)
             info.dtype = str(getattr(self.model, "dtype", "")).replace("torch.", "") or None
@@ -441,14 +482,9 @@ def _eos_ids(model: Any, tok: Any) -> set[int]:
 
 
 def _count_parameters(model: Any) -> int:
-    total = 0
-    for p in model.parameters():
-        n = p.numel()
-        # bitsandbytes packs two 4-bit weights per byte
-        if p.__class__.__name__ == "Params4bit":
-            n *= 2
-        total += n
-    return total
+    from evalkit.models.random_weights import count_parameters
+
+    return count_parameters(model)[0]
 
 
 def _disk_bytes(paths: list[str | None]) -> int | None:

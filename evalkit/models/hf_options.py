@@ -31,4 +31,7 @@ class HFOptions(BaseModel):
     use_safetensors: bool = Field(True, description="load safetensors weights only (never pickles)")
     device: str | None = Field(None, description="cpu, cuda, cuda:1 …; default: cuda when there is one")
     finetune_recipe: str | None = Field(None, description="the `evalkit finetune` recipe for this preset")
+    weights: Literal["real", "random"] = Field(
+        "real", description="random: the model at its real shape with random values (configuration from a shipped "
+        "shape file, a folder's config.json or the hub cache; nothing downloaded), for speed and memory only")
 
