@@ -21,6 +21,7 @@ from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
 from evalkit.models.hf_cpu import cpu_has_bf16, dense_head_input, dtype_name, int8_dynamic
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
+from evalkit.models.hub import hub_snapshot
 from evalkit.models.registry import is_package_path, looks_like_path
 from evalkit.models.weights import WeightsDamaged, check_weights, explain_load_error, read_json_object
 from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
@@ -33,19 +34,6 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 def _is_local(source: str) -> bool:
     return Path(os.path.expanduser(source)).exists()
-
-
-def hub_snapshot(repo_id: str) -> str | None:
-    """The cached snapshot folder of a hub model, or None when it is not on this machine."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    try:
-        hit = try_to_load_from_cache(repo_id, "config.json")
-    except Exception:  # malformed repo ids raise validation errors
-        return None
-    return str(Path(hit).parent) if isinstance(hit, str) else None
 
 
 class HFModel(Model):

@@ -108,7 +108,7 @@ def shape_for(spec: ModelSpec) -> ShapeSource:
 
         tok = str(path) if any((path / n).is_file() for n in TOKENIZER_FILES) else None
         return ShapeSource(read_json_object(path / "config.json"), f"folder {path / 'config.json'}", None, tok)
-    from evalkit.models.hf import hub_snapshot
+    from evalkit.models.hub import hub_snapshot
 
     snap = hub_snapshot(source)
     if snap and (Path(snap) / "config.json").is_file():
@@ -120,7 +120,7 @@ def shape_for(spec: ModelSpec) -> ShapeSource:
 
 
 def _cached_tokenizer(source: str) -> str | None:
-    from evalkit.models.hf import hub_snapshot
+    from evalkit.models.hub import hub_snapshot
 
     snap = hub_snapshot(source)
     return snap if snap and any((Path(snap) / n).is_file() for n in TOKENIZER_FILES) else None
