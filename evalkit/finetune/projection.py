@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from evalkit.capacity.fit import fit_layers
 from evalkit.capacity.records import Figure, StepSample, TrainingProjection
 from evalkit.errors import EvalkitError
 from evalkit.finetune.record import PROJECTION_FILE, BaseModelInfo, ProjectedTraining, SuiteInfo
+from evalkit.finetune.train import FinetuneOptions, _split, safe_name
 from evalkit.records import stable_hash, write_json
 
 DEFAULT_STEPS = 3
@@ -33,15 +34,11 @@ FULL_DEPTH_BELOW = 1_000_000_000  # parameters: smaller models take full-depth s
 
 
 @dataclass
-class ProjectionOptions:
-    model: str
-    suite: str | None = None
-    recipe: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    output: str | Path | None = None
-    train_split: str = "train"
-    models_file: str | Path | None = None
-    prefixes: tuple[int, ...] | None = None  # None: full depth on a GPU or below 1B parameters, else 1/2/3
+class ProjectionOptions(FinetuneOptions):
+    """FinetuneOptions (eval_split, overwrite and resume unused: nothing is trained to keep) plus the
+    layer prefixes to time (None: full depth on a GPU or below 1B parameters, else 1/2/3) and the device."""
+
+    prefixes: tuple[int, ...] | None = None
     device: str | None = None
 
 
@@ -52,7 +49,6 @@ def run_projection(opts: ProjectionOptions, console: Any = None) -> ProjectedTra
 
     from evalkit.finetune.loading import check_4bit
     from evalkit.finetune.recipe import default_recipe, load_recipe
-    from evalkit.finetune.train import _split, safe_name
     from evalkit.models.random_weights import shape_for
     from evalkit.models.registry import resolve_model
     from evalkit.suites import default_suite_name, load_suite

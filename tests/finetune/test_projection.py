@@ -1,13 +1,11 @@
 """`evalkit finetune MODEL --random-weights --max-steps N` through the real command line: real optimizer
 steps of the recipe at a tiny model's shape with random weights, and the projected training time of the
-suite's train split (QLoRA on layer prefixes of a 4-layer Llama; a full fine-tune of GPT-2 at full depth)."""
+suite's train split (QLoRA on layer prefixes of the 2-layer Llama; a full fine-tune of GPT-2 at full depth)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,27 +23,15 @@ def evalkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           env=ENV, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def deep_llama_dir(tmp_path_factory, tiny_llama_dir) -> Path:
-    out = tmp_path_factory.mktemp("deep-llama")
-    for f in tiny_llama_dir.iterdir():
-        if f.is_file() and not f.name.endswith(".safetensors"):
-            shutil.copy(f, out / f.name)
-    cfg = json.loads((out / "config.json").read_text())
-    cfg["num_hidden_layers"] = 4
-    (out / "config.json").write_text(json.dumps(cfg))
-    return out
-
-
-def test_qlora_projection_from_two_steps_on_layer_prefixes(tmp_path, deep_llama_dir):
-    res = evalkit("finetune", str(deep_llama_dir), "--random-weights", "--max-steps", "2", "--recipe", "qlora",
+def test_qlora_projection_from_two_steps_on_layer_prefixes(tmp_path, tiny_llama_dir):
+    res = evalkit("finetune", str(tiny_llama_dir), "--random-weights", "--max-steps", "2", "--recipe", "qlora",
                   "--max-length", "64", "--batch-size", "2", "--prefixes", "1,2", "--output", "proj", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     files = sorted(p.name for p in (tmp_path / "proj").iterdir())
     assert files == [PROJECTION_FILE]  # nothing a preset could pick up as a trained model
     rec = ProjectedTraining.model_validate_json((tmp_path / "proj" / PROJECTION_FILE).read_text())
     p = rec.projection
-    assert p.basis == "projected from 2 steps at 1/2 of 4 layers" and p.layers_measured == [1, 2]
+    assert p.basis == "projected from 2 steps at 1/2 of 2 layers" and p.layers_measured == [1, 2]
     assert [(s.layers, s.step) for s in p.samples] == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert p.micro_batches_per_step == 1 and p.recipe_micro_batches_per_step == 4  # qlora: 8 / 2
     assert p.sequence_length == 64 and p.batch_size == 2 and p.train_examples == 81 and p.epochs == 3
