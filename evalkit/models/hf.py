@@ -240,7 +240,7 @@ class HFModel(Model):
         self.use_chat = o.chat and bool(getattr(tok, "chat_template", None))
 
     def _dtype(self, torch: Any) -> Any:
-        name = dtype_name(self.opts.dtype, self.device)
+        name = dtype_name(self.opts.dtype, self.device, cpu_has_bf16)  # the name tests patch
         try:
             return getattr(torch, name)
         except AttributeError:

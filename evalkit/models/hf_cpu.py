@@ -21,14 +21,14 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def dtype_name(option: str, device: str | None) -> str:
+def dtype_name(option: str, device: str | None, has_bf16: Any = None) -> str:
     """The dtype the hf backend loads unquantized weights in: ``auto`` is bf16 on a GPU or a CPU with bf16
-    units, else float32; any other option is itself."""
+    units (``has_bf16``: the detector, cpu_has_bf16 by default), else float32; any other option is itself."""
     if option != "auto":
         return option
     if device and device.startswith("cuda"):
         return "bfloat16"
-    return "bfloat16" if cpu_has_bf16() else "float32"
+    return "bfloat16" if (has_bf16 or cpu_has_bf16)() else "float32"
 
 
 def int8_dynamic(model: Any) -> Any:
