@@ -76,10 +76,13 @@ def test_a_tiny_nf4_llama_with_lora_fills_every_figure(llama_record):
     for fig in (r.load_s, r.ttft_s, r.ttft_batch_s, r.tokens_per_s, r.tokens_per_s_batch, r.seconds_per_story_b1,
                 r.seconds_per_story):
         assert fig.value is not None and fig.value > 0, fig
-        assert fig.basis.startswith("estimated from 1/2/3 of 4 layers") and fig.error is not None
+        assert fig.basis.startswith("estimated from 1/2/3 of 4 layers")
+        # a tiny model's per-layer cost can drown in timing noise: then the fit is replaced and said so
+        assert fig.error is not None or any("lower bound" in n for n in r.notes), (fig, r.notes)
     assert r.seconds_per_story.basis.endswith("3 of 20 tokens")
     assert {s.layers for s in r.samples} == {1, 2, 3} and {s.batch for s in r.samples} == {1, 3}
     assert r.fits["step_b1"].predicted_s == pytest.approx(1 / r.tokens_per_s.value)
+    assert all(f.predicted_s > 0 for f in r.fits.values())
     m = r.measurements()
     assert m["seconds_per_story"] == r.seconds_per_story.value and m["memory_kind"] == "rss"
     assert CapacityRecord.model_validate_json(r.model_dump_json(by_alias=True)).seconds_per_story == r.seconds_per_story

@@ -95,7 +95,7 @@ def measure_capacity(spec: ModelSpec, suite: Suite, settings: CapacitySettings |
     plan, recipe_name = plan_for(spec, device)
     estimate = estimate_model(source, plan)
     full_layers = estimate.full_layers
-    prefixes = _prefixes(settings.prefixes, estimate.parameters, full_layers, device)
+    prefixes = choose_prefixes(settings.prefixes, estimate.parameters, full_layers, device.startswith("cuda"))
     at_full = prefixes == (full_layers,)
     tokens = settings.measure_tokens or ((budget, budget) if at_full else PREFIX_TOKENS)
     available = available_bytes(device, settings.memory_limit_bytes)
@@ -142,6 +142,12 @@ def measure_capacity(spec: ModelSpec, suite: Suite, settings: CapacitySettings |
         fits[f"ttft_{name}"] = fit_layers([s.layers for s in rows], [s.ttft_s for s in rows], full_layers)
         if all(s.step_s is not None for s in rows):
             fits[f"step_{name}"] = fit_layers([s.layers for s in rows], [s.step_s or 0.0 for s in rows], full_layers)
+    notes = []
+    for name, fit in list(fits.items()):
+        if fit.predicted_s <= 0:  # noise larger than the per-layer cost (tiny models): no usable trend
+            fits[name] = fit.model_copy(update={"predicted_s": max(fit.seconds), "error_s": None})
+            notes.append(f"{name}: the fit over layers did not rise with depth (noise beyond the per-layer cost); "
+                         "the deepest prefix's time is used, a lower bound")
     ttft_1, ttft_b = _figure(fits["ttft_b1"], "s", full_layers), _figure(fits["ttft_batch"], "s", full_layers)
     step_1, step_b = fits.get("step_b1"), fits.get("step_batch")
     tps_1 = _rate(step_1, 1, full_layers)
@@ -165,7 +171,6 @@ def measure_capacity(spec: ModelSpec, suite: Suite, settings: CapacitySettings |
                             peak_added_bytes=_added(reading) if how == "measured" else None,
                             needed_bytes=needed, available_bytes=available, note=note_mem)
     basis = "measured at full depth" if at_full else f"estimated from {'/'.join(map(str, prefixes))} of {full_layers} layers"
-    notes = []
     if tokens[0] < budget or tokens[1] < budget:
         notes.append(f"seconds per story = TTFT + ({budget} - 1) decode steps, each step timed over the first "
                      f"{tokens[0]} (batch 1) / {tokens[1]} (batch {batch}) tokens: attention over a longer KV cache "
@@ -257,15 +262,18 @@ def available_bytes(device: str, limit: int | None) -> int | None:
     return avail
 
 
-def _prefixes(asked: tuple[int, ...] | None, parameters: int, full_layers: int, device: str) -> tuple[int, ...]:
+def choose_prefixes(asked: tuple[int, ...] | None, parameters: int, full_layers: int, gpu: bool,
+                    cpu_defaults: tuple[int, ...] = DEFAULT_PREFIXES) -> tuple[int, ...]:
+    """The layer prefixes to time: those asked for (checked), else full depth on a GPU or for a model
+    under 1B parameters, else ``cpu_defaults`` below the full depth."""
     if asked:
         bad = [k for k in asked if k < 1 or k > full_layers]
         if bad:
             raise EvalkitError(f"layer prefixes must lie between 1 and {full_layers}: got {', '.join(map(str, bad))}")
         return tuple(sorted(set(asked)))
-    if device.startswith("cuda") or parameters < FULL_DEPTH_BELOW:
+    if gpu or parameters < FULL_DEPTH_BELOW:
         return (full_layers,)
-    return tuple(k for k in DEFAULT_PREFIXES if k < full_layers) or (full_layers,)
+    return tuple(k for k in cpu_defaults if k < full_layers) or (full_layers,)
 
 
 def _time_prefixes(built: BuiltModel, layers: list[Any], prefixes: tuple[int, ...], prompts: PromptLengths,

@@ -23,14 +23,12 @@ from typing import Any
 
 from evalkit.capacity.fit import fit_layers
 from evalkit.capacity.records import Figure, StepSample, TrainingProjection
-from evalkit.errors import EvalkitError
 from evalkit.finetune.record import PROJECTION_FILE, BaseModelInfo, ProjectedTraining, SuiteInfo
 from evalkit.finetune.train import FinetuneOptions, _split, safe_name
 from evalkit.records import stable_hash, write_json
 
 DEFAULT_STEPS = 3
-CPU_PREFIXES = (1, 2, 3)
-FULL_DEPTH_BELOW = 1_000_000_000  # parameters: smaller models take full-depth steps on a CPU too
+CPU_PREFIXES = (1, 2, 3)  # a training step costs far more per layer than a decode step
 
 
 @dataclass
@@ -73,7 +71,7 @@ def _project(spec: Any, source: Any, recipe: Any, recipe_file: Path, suite: Any,
     import torch
 
     from evalkit._version import __version__
-    from evalkit.capacity.engine import estimate_model
+    from evalkit.capacity.engine import choose_prefixes, estimate_model
     from evalkit.finetune.loading import precision_for, prepare_for_training
     from evalkit.measure import MemoryTracker, device_line, git_sha, hardware, library_versions
     from evalkit.models.random_weights import BuildPlan, build_random, count_parameters, set_depth
@@ -84,7 +82,7 @@ def _project(spec: Any, source: Any, recipe: Any, recipe_file: Path, suite: Any,
                      compute_dtype=recipe.compute_dtype, double_quant=recipe.double_quant, device=device)
     estimate = estimate_model(source, plan)
     full_layers = estimate.full_layers
-    prefixes = _prefixes(opts.prefixes, estimate.parameters, full_layers, cuda)
+    prefixes = choose_prefixes(opts.prefixes, estimate.parameters, full_layers, cuda, CPU_PREFIXES)
     at_full = prefixes == (full_layers,)
     accumulation = recipe.gradient_accumulation_steps
     micro = accumulation if at_full else 1  # prefixes: one micro-batch per step (time is linear in them)
@@ -191,17 +189,6 @@ def _project(spec: Any, source: Any, recipe: Any, recipe_file: Path, suite: Any,
     if cuda:
         torch.cuda.empty_cache()
     return record
-
-
-def _prefixes(asked: tuple[int, ...] | None, parameters: int, full_layers: int, cuda: bool) -> tuple[int, ...]:
-    if asked:
-        bad = [k for k in asked if k < 1 or k > full_layers]
-        if bad:
-            raise EvalkitError(f"layer prefixes must lie between 1 and {full_layers}: got {', '.join(map(str, bad))}")
-        return tuple(sorted(set(asked)))
-    if cuda or parameters < FULL_DEPTH_BELOW:
-        return (full_layers,)
-    return tuple(k for k in CPU_PREFIXES if k < full_layers) or (full_layers,)
 
 
 def _train_steps(model: Any, recipe: Any, work: Path, precision: str, steps: int, micro: int, vocab: int,

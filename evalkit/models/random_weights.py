@@ -361,7 +361,6 @@ def _materialise(mod: Any, pname: str, p: Any, device: Any, dtype: Any, std: flo
 
 def _copy_layer(src: Any, dst: Any) -> None:
     """Fill the meta layer ``dst`` with copies of ``src``'s (materialised) tensors."""
-    import bitsandbytes as bnb  # noqa: F401  (only quantized models copy Params4bit)
     import torch
 
     src_params = dict(src.named_parameters())
