@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evalkit.stats import RESAMPLES, SEED
+
 DEGENERATE_KINDS = ("looped", "shuffled", "off_genre", "copied")
 DEFAULT_KINDS = ("looped", "shuffled", "off_genre")  # a quality metric the rules give no kinds
 ANCHOR_SEED = 7
@@ -127,11 +129,11 @@ def _by_item(stories: Sequence[Any], results: Sequence[Any], metrics: Sequence[s
 
 
 def reference_check(record: Any, metric: str, kinds: Sequence[str], direction: str, confidence: float = 0.95,
-                    resamples: int = 10_000, seed: int = 20240601) -> dict[str, Any] | None:
+                    resamples: int = RESAMPLES, seed: int = SEED) -> dict[str, Any] | None:
     """Do the references beat their degenerate copies on ``metric``? A paired cluster-bootstrap test over
     the items (an item's degenerate level is the mean of its kinds' values). None when the record has
     no per-item values (anchors stored before the check existed)."""
-    from evalkit.power import clustered_test
+    from evalkit.significance import clustered_test
 
     per = getattr(record, "per_item", None)
     if not per or metric not in per.get("reference", {}):

@@ -20,6 +20,7 @@ from typing import Any
 from evalkit.errors import RecordError
 from evalkit.history import scan_runs
 from evalkit.records import RATING_SCHEMA, Rating, read_json
+from evalkit.significance import clustered_test
 
 OVERALL = "Overall Quality"
 
@@ -38,7 +39,7 @@ class Entry:
     delta: float | None = None
     rank: int = 0
     items: dict[str, list[float | None]] | None = None  # Overall Quality per item and sample (rating.json)
-    delta_significant: bool | None = None  # the change against previous_run, by evalkit.power.clustered_test
+    delta_significant: bool | None = None  # the change against previous_run, by evalkit.significance.clustered_test
     delta_mde: float | None = None
 
 
@@ -89,10 +90,8 @@ def _overall_items(rating: Any, label: str) -> dict[str, list[float | None]] | N
 
 
 def _test_delta(prev: Entry, cur: Entry) -> None:
-    """Is the change of Overall Quality more than noise? The star table's test (evalkit.power), over the
+    """Is the change of Overall Quality more than noise? The star table's test (evalkit.significance), over the
     items both runs rated (runs whose ratings lack per-item values stay untested)."""
-    from evalkit.power import clustered_test
-
     if prev.items is None or cur.items is None:
         return
     t = clustered_test(cur.run_id, prev.run_id, cur.items, prev.items)

@@ -1,7 +1,7 @@
 """The noise-aware regression gate: a candidate run against a pinned baseline on the same suite items.
 
 For each metric the per-story differences (candidate - baseline, paired by suite item) get a seeded
-percentile cluster-bootstrap CI of their mean (evalkit.power, the star table's test; 10,000 resamples, 95%). A metric regresses
+percentile cluster-bootstrap CI of their mean (evalkit.significance, the star table's test; 10,000 resamples, 95%). A metric regresses
 when its mean got worse by more than its tolerance (suite.toml [regress], absolute or relative to the
 baseline mean) AND the CI excludes zero on the worse side: a drop that noise could explain never
 fails the gate, and neither does a real but tolerated one. Speed (seconds_per_story, per story) and
@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.anchors import mean_of
 from evalkit.errors import EvalkitError, RecordError
-from evalkit.power import clustered_test
+from evalkit.significance import clustered_test
+from evalkit.stats import SEED, mean_of
 from evalkit.records import (
     BASELINE_SCHEMA,
     REGRESS_SCHEMA,
@@ -60,7 +60,7 @@ class Tolerance:
 class RegressConfig:
     confidence: float = 0.95
     resamples: int = 10_000
-    seed: int = 20240601
+    seed: int = SEED
     min_pairs: int = 3
     default: Tolerance = Tolerance("relative", 0.05)
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
@@ -390,7 +390,7 @@ def compare_metric(metric: str, direction: str, kind: str, b: ModelSide, c: Mode
     check.baseline = sum(x for x, _ in pairs) / len(pairs)
     check.candidate = sum(y for _, y in pairs) / len(pairs)
     check.delta = check.candidate - check.baseline
-    # the one test of rating, regress and the leaderboard: evalkit.power's cluster bootstrap over items
+    # the one test of rating, regress and the leaderboard: evalkit.significance's cluster bootstrap over items
     test = clustered_test("candidate", "baseline", {i: [y] for i, (_, y) in zip(paired, pairs)},
                           {i: [x] for i, (x, _) in zip(paired, pairs)}, confidence=cfg.confidence,
                           resamples=cfg.resamples, seed=cfg.seed)
@@ -487,7 +487,7 @@ class RegressResult:
             "baseline": side(self.baseline), "candidate": side(self.candidate),
             "pairs": [list(p) for p in self.pairs],
             "hardware_match": self.hardware_reason is None, "hardware_reason": self.hardware_reason,
-            "method": {"test": "cluster bootstrap over suite items of the mean per-item difference (evalkit.power)",
+            "method": {"test": "cluster bootstrap over suite items of the mean per-item difference (evalkit.significance)",
                        "confidence": cfg.confidence, "resamples": cfg.resamples, "seed": cfg.seed,
                        "min_pairs": cfg.min_pairs},
             "checks": [asdict(c) for c in self.checks],

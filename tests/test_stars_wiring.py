@@ -130,7 +130,7 @@ def test_genre_stars_follow_the_calibrated_probability() -> None:
 
 def test_leaderboard_tests_a_change_with_the_same_clustered_test(run_builder, tmp_path: Path) -> None:
     """Two runs of the same labels: the second swaps who loops, so parrot's Overall rises for real and
-    storyteller's falls; both changes are tested with evalkit.power.clustered_test over the shared items."""
+    storyteller's falls; both changes are tested with evalkit.significance.clustered_test over the shared items."""
     import shutil
 
     from evalkit.leaderboard import build

@@ -10,7 +10,7 @@ Star rules (defaults in evalkit/rating/rating.toml, overridable per suite under 
 - speed, memory, training time: fixed cut points, linear in log(value) between them;
 - Overall Quality: per story, the weighted mean of the quality rows' (unrounded) stars.
 Shown stars are rounded to half steps, an exact quarter rounding up (2.25 -> 2.5).
-Winners: evalkit.power's cluster bootstrap over suite items (samples averaged per item, seeded), Holm
+Winners: evalkit.significance's cluster bootstrap over suite items (samples averaged per item, seeded), Holm
 over a row's pairs with 3+ models; a row has a winner only when one model beats every other,
 otherwise "tie" with the smallest difference the run could have detected.
 """

@@ -11,6 +11,7 @@ from typing import Any
 
 from evalkit.anchors import DEGENERATE_KINDS
 from evalkit.errors import EvalkitError
+from evalkit.stats import SEED
 
 ROWS = ("Story Coherence", "Genre Adherence", "Creativity", "Vocabulary Richness",
         "Training Time", "Inference Speed", "Memory Efficiency", "Overall Quality")
@@ -30,7 +31,7 @@ class RatingConfig:
     anchors: dict[str, tuple[str, ...]]  # metric -> degenerate kinds for the 1-star level
     cuts: dict[str, tuple[float, ...]]  # metric -> values earning 5, 4, 3, 2, 1 stars
     bootstrap_resamples: int = 10_000
-    bootstrap_seed: int = 20240601
+    bootstrap_seed: int = SEED
     confidence: float = 0.95
     single_measurement_tolerance: float = 0.10
 

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.stats import resample_means
+
 BOOT = 1000
-SEED = 20240601
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 REPO = Path(__file__).resolve().parents[2]
 
@@ -171,13 +172,12 @@ def corpus_levels(corpora: dict[str, list[str]], boot: int = BOOT) -> dict[str, 
     from evalkit.scorers.vocabulary import VocabularyScorer
 
     out = {}
-    rng = np.random.default_rng(SEED)
     for name, texts in corpora.items():
         inputs = [StoryInput(t) for t in texts]
         rl = ReadingLevelScorer().score(inputs, ScoringContext())
         vo = VocabularyScorer().score(inputs, ScoringContext())
         g = np.array([r.values["fk_grade"] for r in rl if r.values["fk_grade"] is not None])
-        means = [g[rng.integers(0, g.size, g.size)].mean() for _ in range(boot)]
+        means = resample_means(g, boot)
         n_words = sum(len(words(t)) for t in texts)
         hits = sum(r.values["unsuitable_words"] or 0 for r in rl)
         out[name] = {

@@ -12,10 +12,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from evalkit.stats import SEED, resample_indices
 from evalkit.validate.record import Agreement, Estimate
 
 BOOTSTRAP = 1000
-SEED = 20240601
 
 
 @lru_cache(maxsize=8)
@@ -23,8 +23,7 @@ def group_draws(n_groups: int, boot: int = BOOTSTRAP, seed: int = SEED):
     """boot x n_groups counts: how often each group is drawn in each bootstrap sample (read-only)."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, n_groups, size=(boot, n_groups))
+    picks = resample_indices(n_groups, boot, seed)
     counts = np.zeros((boot, n_groups))
     np.add.at(counts, (np.repeat(np.arange(boot), n_groups), picks.ravel()), 1)
     counts.flags.writeable = False
