@@ -272,6 +272,7 @@ def fit_calibration(metric_name: str, direction: str, metric: Sequence[Any], rat
 # ---------------------------------------------------------------- stars per story
 
 GENRE_METRIC = "genre_adherence"
+GENRE_SOURCE = "genre probability"  # the star source's name in rating.json (stars_from, calibrations)
 GENRE_FULL = 0.9  # the calibrated probability that earns 5 stars
 
 
@@ -281,6 +282,11 @@ def genre_stars(p: float | None, k: int) -> float | None:
         return None
     chance = 1.0 / k
     return 1.0 + 4.0 * min(1.0, max(0.0, (p - chance) / (GENRE_FULL - chance)))
+
+
+def genre_formula(k: int | str = "K") -> str:
+    """genre_stars in words, for k genres (or the letter K)."""
+    return f"1 + 4·clip((p − 1/{k}) / ({GENRE_FULL} − 1/{k}), 0, 1)"
 
 
 class StarMap:
@@ -329,9 +335,8 @@ def star_maps(metrics: Sequence[str], suite: Any = None, genre: tuple[bool, int,
         if m == GENRE_METRIC and genre is not None:
             calibrated, k, how = genre
             if calibrated and k >= 2:
-                out[m] = StarMap(m, "genre probability", lambda vs, k=k: [genre_stars(v, k) for v in vs],
-                                 {"name": "genre probability", "genres": k, "note": how,
-                                  "formula": f"1 + 4·clip((p − 1/{k}) / ({GENRE_FULL} − 1/{k}), 0, 1)"})
+                out[m] = StarMap(m, GENRE_SOURCE, lambda vs, k=k: [genre_stars(v, k) for v in vs],
+                                 {"name": GENRE_SOURCE, "genres": k, "note": how, "formula": genre_formula(k)})
             continue
         where = own.get(m) or shipped.get(m)
         if where is None:
@@ -350,19 +355,11 @@ def add_story_stars(rows: Sequence[dict[str, float | None]], maps: dict[str, Sta
             r[f"{m}_stars"] = s
 
 
-def genre_calibration(scorers: Sequence[Any], context: Any) -> tuple[bool, int, str] | None:
-    """(calibrated?, genres, how) from the genre scorer's model; None without a genre scorer or genres.
-    A model may say ``calibrated`` itself; otherwise only the fitted classifier's probabilities are
-    calibrated (zero-shot similarities are not)."""
-    if not any(GENRE_METRIC in {m.name for m in s.metrics} for s in scorers):
-        return None
-    try:
-        from evalkit.scorers.genre import build_genre_model
-
-        model = build_genre_model(context)
-    except Exception:  # the scorer itself reports its failure; no genre stars then
-        return None
-    if model is None:
-        return None
-    calibrated = bool(getattr(model, "calibrated", getattr(model, "kind", "") == "classifier"))
-    return calibrated, len(model.genres), model.describe()
+def star_sources(metrics: Sequence[str], suite: Any = None) -> dict[str, dict[str, Any]]:
+    """metric -> what its per-story stars come from (rating.json ``calibrations``, for the report): the
+    calibration files star_maps would use; the genre formula, which needs no file."""
+    out = {m: sm.about for m, sm in star_maps(metrics, suite).items()}
+    if GENRE_METRIC in metrics:
+        out[GENRE_METRIC] = {"name": GENRE_SOURCE, "note": "the genre scorer's calibrated probability",
+                             "formula": f"{genre_formula()}, K = number of genres"}
+    return out

@@ -64,7 +64,8 @@ def score_ratings(df: Any, metrics: Sequence[str], cache_dir: str | Path | None 
                   log: Any = None) -> Any:
     """df with one column per metric added, scored as ``evalkit score`` would (the default suite for
     novelty, each system's stories in one call), through the per-story cache."""
-    from evalkit.score_cache import DEFAULT_SUBDIR, cached_score_stories
+    from evalkit.score_cache import DEFAULT_SUBDIR
+    from evalkit.scoring import cached_score_stories
     from evalkit.scorers.base import ScoringContext, StoryInput
     from evalkit.scoring import load_scorers
     from evalkit.suites import default_suite_name, load_suite

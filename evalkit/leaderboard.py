@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from evalkit.errors import RecordError
 from evalkit.history import scan_runs
+from evalkit.rating.rows import OVERALL as OVERALL_KIND
+from evalkit.rating.rows import ROW_RULES
 from evalkit.records import RATING_SCHEMA, Rating, read_json
 from evalkit.significance import clustered_test
 
-OVERALL = "Overall Quality"
+OVERALL = next(r.label for r in ROW_RULES if r.kind == OVERALL_KIND)  # the row a leaderboard ranks by
 
 
 # ------------------------------------------------------------------ building
@@ -61,8 +65,6 @@ class Leaderboard:
 
 def _load_rating(path: Path, run_id: str) -> Rating:
     """The run's rating.json as its typed record (evalkit.records.Rating); anything else is a RecordError."""
-    from pydantic import ValidationError
-
     data = read_json(path / "rating.json")
     if not isinstance(data, dict) or data.get("schema") != RATING_SCHEMA:
         raise RecordError(f"rating.json: not an evalkit rating (schema {RATING_SCHEMA})")

@@ -18,18 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError, RecordError
-from evalkit.significance import clustered_test
-from evalkit.stats import SEED, mean_of
 from evalkit.records import (
     BASELINE_SCHEMA,
     REGRESS_SCHEMA,
     Baseline,
     RegressReport,
+    ScoreRecord,
     dump_record,
+    iter_jsonl,
+    load_manifest,
     read_json,
     stable_hash,
     write_json,
 )
+from evalkit.significance import clustered_test
+from evalkit.stats import SEED, mean_of
+from evalkit.suites import find_run_suite
 
 SPEED = ("seconds_per_story", "tokens_per_s", "ttft_s")
 MEMORY, FAILURES = "peak_memory_gb", "failed_stories"
@@ -152,22 +156,19 @@ class Side:
 
 
 def load_run(run_dir: str | Path) -> Side:
-    """A finished, scored run folder as one side of the comparison, read through the pipeline's RunContext
-    (the manifest, the suite version the run used and its stored scores, each loaded once)."""
-    from evalkit.pipeline import RunContext
-
+    """A finished, scored run folder as one side of the comparison: its manifest, stored scores and
+    summary, and the suite version the run used (for the items' content hashes)."""
     run_dir = Path(run_dir)
-    ctx = RunContext.load(run_dir)
-    m = ctx.manifest
+    m = load_manifest(run_dir)
     if m.status != "complete":
         raise EvalkitError(f"run {run_dir} did not finish (status {m.status}): it cannot be compared")
-    summary = read_json(run_dir / "summary.json")  # read here, not ctx.summary(): a missing file is an error
+    summary = read_json(run_dir / "summary.json")  # a missing file is an error
     if not isinstance(summary, dict) or not isinstance(summary.get("metrics"), dict):
         raise RecordError(f"{run_dir / 'summary.json'}: not an evalkit summary")
     problems: list[str] = []
     models: dict[str, ModelSide] = {r.label: ModelSide(r.label, {}) for r in m.models}
     values: dict[tuple[str, str], dict[str, list[float | None]]] = {}  # (model, item) -> metric -> per sample
-    for rec in ctx.scores(problems):
+    for rec in iter_jsonl(run_dir / "scores.jsonl", ScoreRecord, problems):
         if rec.model in models:
             per = values.setdefault((rec.model, rec.item_id), {})
             for k, v in rec.scores.items():
@@ -179,7 +180,8 @@ def load_run(run_dir: str | Path) -> Side:
     for label, side in models.items():
         side.measurements = dict(summary.get("measurements", {}).get(label, {}))
     # item content hashes only from the suite version the run used (None when it changed or is gone)
-    hashes = {i.id: i.content_hash() for i in ctx.suite.items} if ctx.suite is not None else None
+    suite, _ = find_run_suite(m.suite.path, m.suite.name, m.suite.hash)
+    hashes = {i.id: i.content_hash() for i in suite.items} if suite is not None else None
     return Side(
         source=str(run_dir), kind="run", run_id=m.run_id, suite=m.suite.name, suite_path=m.suite.path,
         suite_hash=m.suite.hash, split=m.suite.split, item_ids=list(m.suite.item_ids),

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from evalkit.runner import RunProgress
+from evalkit.generate import RunProgress
 
 
 class RichProgress(RunProgress):

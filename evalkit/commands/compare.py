@@ -55,10 +55,10 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
 
 
 def show_run(console: Any, run_dir: Path) -> None:
-    from evalkit.records import read_json
+    from evalkit.records import Rating, read_json
     from evalkit.report.console import print_tables
 
-    print_tables(console, read_json(run_dir / "rating.json"))
+    print_tables(console, Rating.model_validate(read_json(run_dir / "rating.json")))
     manifest = read_json(run_dir / "manifest.json")
     for m in manifest["models"]:
         if m.get("n_failed"):

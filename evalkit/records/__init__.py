@@ -27,6 +27,8 @@ from evalkit.records.run import (
     ANCHORS_SCHEMA,
     AnchorScores,
     CachedModel,
+    DEFAULT_KINDS,
+    DEGENERATE_KINDS,
     GENERATION_SCHEMA,
     Generation,
     GenerationParams,
@@ -54,6 +56,7 @@ from evalkit.records.run import (
     TrainingRecord,
     TrainingSuite,
     load_manifest,
+    model_measurements,
 )
 from evalkit.records.rating import (
     RATING_SCHEMA,
@@ -86,14 +89,14 @@ from evalkit.records.leaderboard import (
 
 __all__ = [
     "ANCHORS_SCHEMA", "AnchorScores", "BASELINE_SCHEMA", "Baseline", "BaselineModel", "BaselineSuite",
-    "CachedModel", "GENERATION_SCHEMA", "Generation", "GenerationParams", "GenerationRecord", "JudgeRef",
-    "LEADERBOARD_SCHEMA", "LeaderboardCell", "LeaderboardEntry", "LeaderboardGroup", "LeaderboardRecord",
-    "LeaderboardSkip", "MANIFEST_SCHEMA", "MODEL_CACHE_SCHEMA", "Manifest", "MeanValue", "Measurements",
-    "MemoryReading", "MetricInfo", "MetricSummary", "ModelInfo", "ModelRun", "ModelTraining", "Number",
-    "RATING_SCHEMA", "REGRESS_SCHEMA", "Rating", "RatingAnchor", "RatingCell", "RatingCheck", "RatingComparison",
-    "RatingRow", "Record", "RegressCheck", "RegressMethod", "RegressReport", "RegressSide", "SCORE_SCHEMA",
-    "SUMMARY_SCHEMA", "ScoreRecord", "ScoringLMInfo", "SuiteRef", "Summary", "TRAINING_SCHEMA", "TrainedBase",
-    "TrainingRecord", "TrainingSuite", "WrittenRecord", "append_jsonl", "dump_record", "iter_jsonl",
-    "json_object_lines", "load_manifest", "named", "read_json", "stable_hash", "utcnow", "write_json",
-    "write_text"
+    "CachedModel", "DEFAULT_KINDS", "DEGENERATE_KINDS", "GENERATION_SCHEMA", "Generation", "GenerationParams",
+    "GenerationRecord", "JudgeRef", "LEADERBOARD_SCHEMA", "LeaderboardCell", "LeaderboardEntry",
+    "LeaderboardGroup", "LeaderboardRecord", "LeaderboardSkip", "MANIFEST_SCHEMA", "MODEL_CACHE_SCHEMA",
+    "Manifest", "MeanValue", "Measurements", "MemoryReading", "MetricInfo", "MetricSummary", "ModelInfo",
+    "ModelRun", "ModelTraining", "Number", "RATING_SCHEMA", "REGRESS_SCHEMA", "Rating", "RatingAnchor",
+    "RatingCell", "RatingCheck", "RatingComparison", "RatingRow", "Record", "RegressCheck", "RegressMethod",
+    "RegressReport", "RegressSide", "SCORE_SCHEMA", "SUMMARY_SCHEMA", "ScoreRecord", "ScoringLMInfo", "SuiteRef",
+    "Summary", "TRAINING_SCHEMA", "TrainedBase", "TrainingRecord", "TrainingSuite", "WrittenRecord",
+    "append_jsonl", "dump_record", "iter_jsonl", "json_object_lines", "load_manifest", "model_measurements",
+    "named", "read_json", "stable_hash", "utcnow", "write_json", "write_text"
 ]

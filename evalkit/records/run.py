@@ -297,6 +297,10 @@ class ScoringLMInfo(WrittenRecord):
 Manifest.model_rebuild()  # its scoring_lm field names ScoringLMInfo, defined after it
 
 
+DEGENERATE_KINDS = ("looped", "shuffled", "off_genre", "copied")  # the anchors' 1-star copies of a reference
+DEFAULT_KINDS = ("looped", "shuffled", "off_genre")  # a quality metric the rating rules give no kinds
+
+
 class MeanValue(WrittenRecord):
     mean: float | None = Field(description="mean over the stories that have a value (None: none has)")
     n: int = Field(description="how many stories had a value")
@@ -343,6 +347,21 @@ class Measurements(WrittenRecord):
     memory_kind: str | None = Field(description="how memory was measured: cuda, rss or not measurable")
     training_hours: Number | None = Field(description="hours of fine-tuning from evalkit's training record")
     n_failed: int = Field(description="stories that failed to generate")
+
+
+def model_measurements(mrun: ModelRun) -> Measurements:
+    """A model's measurements from its manifest entry (summary.json's ``measurements``)."""
+    mem = mrun.memory
+    peak_gb = None
+    if mem is not None and mem.peak_bytes is not None:
+        # On CPU the process RSS holds the interpreter and libraries too: count what the model added.
+        base = mem.baseline_bytes if mem.kind == "rss" and mem.baseline_bytes else 0
+        peak_gb = max(0, mem.peak_bytes - base) / 1e9
+    training = mrun.training  # a typed ModelTraining, or a plain dict for a record of another version
+    wall = training.wall_time_s if isinstance(training, TrainingRecord) else (training or {}).get("wall_time_s")
+    return Measurements(load_s=mrun.load_s, peak_memory_gb=peak_gb, memory_kind=mem.kind if mem else None,
+                        training_hours=(wall / 3600.0) if isinstance(wall, (int, float)) else None,
+                        n_failed=mrun.n_failed)
 
 
 class Summary(WrittenRecord):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit.stats import resample_means
+from evalkit.stats import SEED, resample_means
 
 BOOT = 1000
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -55,7 +55,7 @@ def reference_ranges(d: Path) -> list[dict]:
 def roc_shuffle(d: Path, n_pairs: int, scorers: Sequence[Any], context: Any, cache_dir: Any,
                 metrics: Sequence[str]) -> dict[str, dict]:
     """Each ROC story as written and as its shuffled twin, scored through the score cache (no prompt)."""
-    from evalkit.score_cache import cached_score_stories
+    from evalkit.scoring import cached_score_stories
     from evalkit.scorers.base import StoryInput
 
     from evalkit.score_cache import ScoreCache

@@ -25,7 +25,8 @@ def score_ratings(ratings: Ratings, scorers: Sequence[Scorer], context: ScoringC
     import numpy as np
     import pandas as pd
 
-    from evalkit.score_cache import ScoreCache, cached_score_stories
+    from evalkit.score_cache import ScoreCache
+    from evalkit.scoring import cached_score_stories
     from evalkit.scorers.text import clean, words
 
     frame = ratings.frame
