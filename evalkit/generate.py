@@ -22,7 +22,12 @@ from evalkit.errors import EvalkitError, WeightsMissing
 from evalkit.measure import MemoryTracker
 from evalkit.models.base import Model, ModelSpec, Request, options_problem
 from evalkit.models.hf import hub_snapshot
-from evalkit.models.registry import load_backend, load_presets, looks_like_path, resolve_model
+from evalkit.models.registry import (
+    load_backend,
+    load_presets,
+    looks_like_path,
+    resolve_model,
+)
 from evalkit.records import (
     CachedModel,
     GenerationParams,

@@ -51,7 +51,13 @@ from evalkit.score_cache import DEFAULT_SUBDIR, ScoreCache
 from evalkit.scorers.base import Scorer, ScoringContext
 from evalkit.scorers.judge import NO_JUDGE, judge_from_context
 from evalkit.scorers.lm import choose_scoring_lm
-from evalkit.scoring import SPEED_METRICS, load_generations, load_scorers, load_scores, score_generations
+from evalkit.scoring import (
+    SPEED_METRICS,
+    load_generations,
+    load_scorers,
+    load_scores,
+    score_generations,
+)
 from evalkit.suites import Suite, SuiteItem, find_run_suite
 
 

@@ -17,10 +17,23 @@ from typing import Any
 
 from evalkit._version import __version__
 from evalkit.errors import EvalkitError
-from evalkit.generate import CACHE_DIR, RunProgress, check_runnable, generation_params, resolve_candidates
+from evalkit.generate import (
+    CACHE_DIR,
+    RunProgress,
+    check_runnable,
+    generation_params,
+    resolve_candidates,
+)
 from evalkit.judge.judge import check_judge
 from evalkit.measure import git_sha, hardware, library_versions
-from evalkit.pipeline import RunContext, ensure_generated, ensure_rated, ensure_reported, ensure_scored, judge_argument
+from evalkit.pipeline import (
+    RunContext,
+    ensure_generated,
+    ensure_rated,
+    ensure_reported,
+    ensure_scored,
+    judge_argument,
+)
 from evalkit.records import Manifest, ModelRun, SuiteRef, write_json
 from evalkit.sampling import parse_samples
 from evalkit.suites import Suite, default_suite_name, load_suite

@@ -16,7 +16,12 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from evalkit.errors import EvalkitError, RecordError
-from evalkit.judge.consistency import AUTOMATIC_COUNTERPART, JUDGE_ROWS, ConsistencyReport, consistency_report
+from evalkit.judge.consistency import (
+    AUTOMATIC_COUNTERPART,
+    JUDGE_ROWS,
+    ConsistencyReport,
+    consistency_report,
+)
 from evalkit.judge.pairwise import PreferenceRow, compare_pair
 from evalkit.judge.rubric import builtin_rubrics, load_rubrics
 from evalkit.models.base import ModelSpec

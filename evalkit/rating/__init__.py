@@ -24,11 +24,32 @@ otherwise "tie" with the smallest difference the run could have detected.
 """
 
 from evalkit.rating.config import DEFAULTS_PATH, RatingConfig, load_rating_config
-from evalkit.rating.rows import CUT_ROWS, QUALITY_ROWS, ROW_RULES, ROWS, RULES, RowRule, deciding_figures, story_stars
-from evalkit.rating.stars import anchor_problem, anchor_score, cut_score, round_half, stars
+from evalkit.rating.rows import (
+           CUT_ROWS,
+           QUALITY_ROWS,
+           ROW_RULES,
+           ROWS,
+           RULES,
+           RowRule,
+           deciding_figures,
+           story_stars,
+)
+from evalkit.rating.stars import (
+           anchor_problem,
+           anchor_score,
+           cut_score,
+           round_half,
+           stars,
+)
 from evalkit.rating.stored import StoredRun, rate_stored
 from evalkit.rating.table import RatingInput, judge_row, overall_per_story, rate
-from evalkit.rating.winners import Comparison, compare_paired, compare_single, holm_row, rank
+from evalkit.rating.winners import (
+           Comparison,
+           compare_paired,
+           compare_single,
+           holm_row,
+           rank,
+)
 
 __all__ = ["CUT_ROWS", "DEFAULTS_PATH", "QUALITY_ROWS", "ROWS", "ROW_RULES", "RULES", "Comparison", "RatingConfig",
            "RatingInput", "RowRule", "StoredRun", "anchor_problem", "anchor_score", "compare_paired", "compare_single",

@@ -28,7 +28,14 @@ from evalkit.rating.rows import (
     story_stars,
 )
 from evalkit.rating.stars import anchor_problem, anchor_score, cut_score, stars
-from evalkit.rating.winners import Comparison, compare_paired, compare_single, holm_row, rank, row_test_text
+from evalkit.rating.winners import (
+    Comparison,
+    compare_paired,
+    compare_single,
+    holm_row,
+    rank,
+    row_test_text,
+)
 from evalkit.records import RATING_SCHEMA
 from evalkit.stats import mean_of, mean_summary
 

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.rating.config import RatingConfig
-from evalkit.significance import clustered_test, fmt_diff, holm_adjust, resolve_text, tie_text
+from evalkit.significance import (
+    clustered_test,
+    fmt_diff,
+    holm_adjust,
+    resolve_text,
+    tie_text,
+)
 
 Values = Mapping[str, float | None | Sequence[float | None]]  # item -> one value, or one per sample
 

@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError, model_serializer
 
-from evalkit.errors import RecordError
+from evalkit.errors import EvalkitError, RecordError
 
 Number = float | int  # ints stay ints when written (no 0 -> 0.0): the files stay byte-identical
 
@@ -70,8 +71,6 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     sees the old file or the new one, never half of one."""
     path = Path(path)
     if path.exists() and not path.is_file():  # renaming over a device or folder would destroy it
-        from evalkit.errors import EvalkitError
-
         raise EvalkitError(f"{path}: not a regular file (a folder, device or other special file): "
                            "refusing to replace it; choose a file path")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,8 +111,6 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 def append_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> None:
     """Append whole lines under an exclusive lock, one write per line, fsync'd."""
-    from filelock import FileLock
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = []
