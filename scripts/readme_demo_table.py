@@ -31,8 +31,8 @@ def table(run_dir: Path) -> str:
             break
         rows.append(line)
     command = shlex.join(["evalkit", *manifest.command[1:]]) if len(manifest.command) > 1 else "evalkit compare"
-    return "\n".join([*rows, "", f"`{command}`, run {rating.run_id} on {rating.device} (evalkit "
-                      f"{manifest.evalkit_version}); Inference Speed depends on the machine."])
+    return "\n".join([*rows, "", f"`{command}`: run {rating.run_id}, evalkit {manifest.evalkit_version}, on "
+                      f"{rating.device}. Inference Speed depends on the machine and on its load at the time."])
 
 
 def main(argv: list[str] | None = None) -> int:
