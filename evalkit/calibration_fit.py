@@ -9,12 +9,20 @@ calls :func:`calibrate_ratings_file`.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.calibration import SHIPPED_DIR, fit_calibration, save_calibration
 from evalkit.errors import EvalkitError
+from evalkit.score_cache import DEFAULT_SUBDIR
+from evalkit.scorers.base import ScoringContext, StoryInput
+from evalkit.scoring import cached_score_stories, load_scorers, metric_table
+from evalkit.suites import default_suite_name, load_suite
 
 # metric -> (scorer that produces it, the human criterion it is calibrated to)
 TARGETS: dict[str, tuple[str, str]] = {
@@ -64,11 +72,6 @@ def score_ratings(df: Any, metrics: Sequence[str], cache_dir: str | Path | None 
                   log: Any = None) -> Any:
     """df with one column per metric added, scored as ``evalkit score`` would (the default suite for
     novelty, each system's stories in one call), through the per-story cache."""
-    from evalkit.score_cache import DEFAULT_SUBDIR, cached_score_stories
-    from evalkit.scorers.base import ScoringContext, StoryInput
-    from evalkit.scoring import load_scorers
-    from evalkit.suites import default_suite_name, load_suite
-
     if suite == "default":
         suite = load_suite(default_suite_name())
     names = sorted({TARGETS[m][0] if m in TARGETS else m for m in metrics})
@@ -99,9 +102,6 @@ HANNA_NOTE = ("HANNA (Chhun et al. 2022): adult short fiction from WritingPrompt
 def calibrate_frame(df: Any, data_name: str, data_sha256: str, targets: Mapping[str, tuple[str, str]] = TARGETS,
                     note: str = "", fingerprints: Mapping[str, str] | None = None) -> dict[str, Any]:
     """One Calibration per metric in ``targets`` from a scored ratings frame (see score_ratings)."""
-    from evalkit.calibration import fit_calibration
-    from evalkit.scoring import load_scorers, metric_table
-
     scorers = load_scorers(sorted({s for s, _ in targets.values()}))
     table = metric_table(scorers)
     out = {}
@@ -124,10 +124,6 @@ def calibrate_ratings_file(path: str | Path, out_dir: str | Path | None = None, 
                            note: str | None = None, log: Any = None, prompts: int | None = None) -> dict[str, Any]:
     """Score a ratings CSV (cached), fit every target and write ``<prefix>-<metric>.json`` into out_dir.
     ``prompts``: use only the first that many prompt groups (a quicker, partial fit; the note says so)."""
-    from evalkit.calibration import SHIPPED_DIR, save_calibration
-    from evalkit.scorers.base import ScoringContext
-    from evalkit.scoring import load_scorers
-
     path = Path(path)
     df = read_ratings(path, sorted({c for _, c in targets.values()}))
     n_groups = df["group"].nunique()
@@ -165,12 +161,6 @@ def summary_lines(cals: Mapping[str, Any]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-    import sys
-    import time
-
-    from evalkit.calibration import SHIPPED_DIR
-
     ap = argparse.ArgumentParser(description="Fit metric -> human-rating calibrations from a ratings CSV.")
     ap.add_argument("ratings", nargs="?", default=str(Path(__file__).resolve().parents[1].parent / "shared" /
                                                         "validation" / "hanna_dev.csv"))

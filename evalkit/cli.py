@@ -3,10 +3,14 @@ so ``evalkit --help`` stays fast (no torch, no transformers)."""
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 
 import click
+
+from evalkit.errors import EvalkitError
 
 # name -> (module, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -50,8 +54,6 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit 2; Ctrl-C exits 130."""
-    from evalkit.errors import EvalkitError
-
     try:
         cli.main(args=argv, prog_name="evalkit", standalone_mode=False)
         _flush_stdout()  # a full disk or closed pipe on stdout is reported here, not at exit
@@ -80,9 +82,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def describe_os_error(e: OSError) -> str:
     """One line naming the path(s) and the OS reason, e.g. "cannot write results/x: No space left on device"."""
-    import errno
-    import os
-
     lines = [ln.strip() for ln in (e.strerror or str(e)).splitlines() if ln.strip()]
     reason = lines[0][:300] if lines else type(e).__name__  # one line, even for a library's long OSError
     paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
@@ -111,8 +110,6 @@ def _flush_stdout() -> None:
 def _quiet_stdout() -> None:
     """stdout may be the failing file (a full disk, a closed pipe): drop what is buffered so the
     interpreter's own flush at exit cannot print a second error."""
-    import os
-
     try:
         sys.stdout.flush()
     except (OSError, ValueError):

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+import psutil
+
 from evalkit.errors import EvalkitError, RecordError
 from evalkit.records import Manifest, load_manifest, read_json
 
@@ -66,8 +68,6 @@ def _parse_time(stamp: str | None) -> float | None:
 
 def process_alive(pid: int | None, started: str | None) -> bool:
     """Is ``pid`` still the process that started the run? A pid created after the run began was reused."""
-    import psutil
-
     if not pid:
         return False
     try:

@@ -3,8 +3,8 @@ before it.
 
 Measured in one process, a model's peak RSS minus the RSS before it loads depends on the order: after a
 first model, the baseline still holds memory the allocator kept from it (issue 16 saw SmolLM2 at 1.07 GB
-first and 0.54 GB after Gemma 3). ``run_model_isolated`` runs ``runner._run_model`` for one model in a
-child started with multiprocessing's spawn method (a fresh interpreter, nothing inherited but the
+first and 0.54 GB after Gemma 3). ``run_model_isolated`` runs ``generate.generate_model`` for one model in
+a child started with multiprocessing's spawn method (a fresh interpreter, nothing inherited but the
 arguments), so every model is measured from the same empty start. The parent keeps the run: the child
 appends the stories to the run's and the cache's files (locked appends, as a resumed run does), sends
 its progress events over a queue to the parent's RunProgress, and returns the ModelRun it filled in.
@@ -15,11 +15,22 @@ is in neither model's memory nor load time.
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
+import os
+import pickle
 import queue as queue_module
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.generate import Candidate, generate_model, needs_generation
+from evalkit.measure import hardware
+from evalkit.models.gguf import dequantized_folder, dequantized_location
+from evalkit.models.registry import load_backend
+from evalkit.records import ModelRun
 
 POLL_S = 0.2
 
@@ -36,25 +47,11 @@ class _QueueProgress:
         return lambda *args: self.q.put(("progress", name, args))
 
 
-def needs_generation(c: Any, items: Any, params: Any, cache: Path, samples: int = 1) -> bool:
-    """True when the model has stories to generate, or no stored measurement (it will load)."""
-    from evalkit.runner import _cache_paths, _cached, _sample_keys
-
-    done = _cached(cache, c.key)
-    _, model_file = _cache_paths(cache, c.key)
-    return not model_file.is_file() or any(k not in done for k in _sample_keys(c.key, items, params, samples).values())
-
-
 def run_model_isolated(c: Any, mrun: Any, suite: Any, items: Any, params: Any, run_dir: Path, cache: Path,
                        progress: Any, samples: int = 1) -> None:
-    """``runner._run_model`` in a spawned child (when the model will load), updating ``mrun`` in place."""
-    import multiprocessing
-
-    from evalkit.records import ModelRun
-    from evalkit.runner import _run_model
-
+    """``generate.generate_model`` in a spawned child (when the model will load), updating ``mrun`` in place."""
     if c.model.remote or not needs_generation(c, items, params, cache, samples):
-        _run_model(c, mrun, suite, items, params, run_dir, cache, progress, samples)
+        generate_model(c, mrun, suite, items, params, run_dir, cache, progress, samples)
         return
     ctx = multiprocessing.get_context("spawn")
     _convert_first(c, ctx)
@@ -87,9 +84,6 @@ def run_model_isolated(c: Any, mrun: Any, suite: Any, items: Any, params: Any, r
         # process alone is passed on. Either way the child writes what it has, then exits.
         proc.join(timeout=2)
         if proc.is_alive():
-            import os
-            import signal
-
             os.kill(proc.pid, signal.SIGINT)
             proc.join(timeout=10)
         for stop in (proc.terminate, proc.kill):  # every wait bounded: an interrupted run always ends
@@ -119,8 +113,6 @@ def _convert_first(c: Any, ctx: Any) -> None:
         return  # the model's own process reports what is wrong
     if not gguf:
         return
-    from evalkit.models.gguf import dequantized_location
-
     done = dequantized_location(gguf)
     if (done / "config.json").is_file() and any(done.glob("*.safetensors")):
         return
@@ -131,8 +123,6 @@ def _convert_first(c: Any, ctx: Any) -> None:
 
 def _convert(gguf: str) -> None:
     _die_with_parent()
-    from evalkit.models.gguf import dequantized_folder
-
     try:
         dequantized_folder(gguf)
     except BaseException:  # noqa: BLE001 - the model's own load reports it in one line; no traceback here
@@ -141,15 +131,11 @@ def _convert(gguf: str) -> None:
 
 def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[Any], params: Any, run_dir: str,
            cache: str, q: Any, samples: int = 1) -> None:
-    from evalkit.models.registry import load_backend
-    from evalkit.records import ModelRun
-    from evalkit.runner import Candidate, _run_model
-
     _die_with_parent()
     mrun = ModelRun.model_validate(state)
     try:
         model = load_backend(spec.backend)(spec)
-        _run_model(Candidate(spec, model, key), mrun, suite, items, params, Path(run_dir), Path(cache),
+        generate_model(Candidate(spec, model, key), mrun, suite, items, params, Path(run_dir), Path(cache),
                    _QueueProgress(q), samples)
     except BaseException as e:  # the parent re-raises it (KeyboardInterrupt included)
         q.put(("error", mrun.model_dump(mode="json", by_alias=True), _picklable(e), _gpu()))
@@ -162,11 +148,6 @@ def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[A
 def _die_with_parent() -> None:
     """Linux: this child is killed when the parent dies (kill -9 included), so no orphan keeps
     generating, holding the parent's pipes open. What it wrote before stays: a rerun resumes."""
-    import ctypes
-    import os
-    import signal
-    import sys
-
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -178,16 +159,10 @@ def _die_with_parent() -> None:
 
 
 def _gpu() -> str | None:
-    import sys
-
-    from evalkit.measure import hardware
-
     return hardware().get("gpu") if "torch" in sys.modules else None
 
 
 def _picklable(e: BaseException) -> BaseException:
-    import pickle
-
     try:
         pickle.loads(pickle.dumps(e))
         return e

@@ -17,11 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from evalkit.errors import RecordError
 from evalkit.history import scan_runs
+from evalkit.rating.rows import OVERALL as OVERALL_KIND
+from evalkit.rating.rows import ROW_RULES
 from evalkit.records import RATING_SCHEMA, Rating, read_json
+from evalkit.significance import clustered_test
 
-OVERALL = "Overall Quality"
+OVERALL = next(r.label for r in ROW_RULES if r.kind == OVERALL_KIND)  # the row a leaderboard ranks by
 
 
 # ------------------------------------------------------------------ building
@@ -38,7 +43,7 @@ class Entry:
     delta: float | None = None
     rank: int = 0
     items: dict[str, list[float | None]] | None = None  # Overall Quality per item and sample (rating.json)
-    delta_significant: bool | None = None  # the change against previous_run, by evalkit.power.clustered_test
+    delta_significant: bool | None = None  # the change against previous_run, by evalkit.significance.clustered_test
     delta_mde: float | None = None
 
 
@@ -60,8 +65,6 @@ class Leaderboard:
 
 def _load_rating(path: Path, run_id: str) -> Rating:
     """The run's rating.json as its typed record (evalkit.records.Rating); anything else is a RecordError."""
-    from pydantic import ValidationError
-
     data = read_json(path / "rating.json")
     if not isinstance(data, dict) or data.get("schema") != RATING_SCHEMA:
         raise RecordError(f"rating.json: not an evalkit rating (schema {RATING_SCHEMA})")
@@ -89,10 +92,8 @@ def _overall_items(rating: Any, label: str) -> dict[str, list[float | None]] | N
 
 
 def _test_delta(prev: Entry, cur: Entry) -> None:
-    """Is the change of Overall Quality more than noise? The star table's test (evalkit.power), over the
+    """Is the change of Overall Quality more than noise? The star table's test (evalkit.significance), over the
     items both runs rated (runs whose ratings lack per-item values stay untested)."""
-    from evalkit.power import clustered_test
-
     if prev.items is None or cur.items is None:
         return
     t = clustered_test(cur.run_id, prev.run_id, cur.items, prev.items)

@@ -3,10 +3,12 @@ and the machine description stored in every manifest."""
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import resource
 import subprocess
+import sys
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -72,8 +74,6 @@ class MemoryTracker:
             torch.cuda.reset_peak_memory_stats()
             self.baseline = int(torch.cuda.memory_allocated())
         else:
-            import gc
-
             gc.collect()
             self.reset_ok = reset_peak_rss()
             self.baseline = current_rss()
@@ -123,8 +123,6 @@ def cpu_model() -> str:
 
 def hardware() -> dict[str, Any]:
     """What produced the numbers. ``gpu`` is filled only when torch is already imported (no import here)."""
-    import sys
-
     hw: dict[str, Any] = {
         "machine": platform.machine(),
         "system": platform.system(),

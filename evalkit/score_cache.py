@@ -1,7 +1,7 @@
 """A score cache: a story scored once by a scorer version is never scored again.
 
-``cached_score_stories`` has the contract of ``scoring.score_stories`` (one StoryScores per story, in
-order; a failing scorer marks its metrics not scorable) and looks every (scorer, story) up first.
+``scoring.cached_score_stories`` has the contract of ``scoring.score_stories`` (one StoryScores per story,
+in order; a failing scorer marks its metrics not scorable) and looks every (scorer, story) up here first.
 The key of one scorer's numbers for one story is the hash of:
 
 - the scorer's name and ``cache_identity`` (its ``version``, plus the LM or options it reads);
@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field
@@ -114,54 +114,3 @@ class ScoreCache:
                  for k, r in items if storable(r)]
         append_jsonl(self.path(scorer.name), fresh)
         self.entries(scorer.name).update({e.key: e for e in fresh})
-
-
-def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer], context: ScoringContext,
-                         cache_dir: str | Path | ScoreCache | None,
-                         progress: Callable[[int], None] | None = None) -> list[StoryScores]:
-    """``scoring.score_stories`` that scores only what the cache lacks (``cache_dir`` None: no cache).
-
-    ``stories`` are one model's stories (what corpus scorers compare a story with). ``progress(n)``
-    is told as stories are done: the cached ones at once, the rest chunk by chunk (each chunk's fresh
-    numbers stored before the next, so a killed scoring keeps them)."""
-    from evalkit import scoring
-
-    if cache_dir is None:
-        if progress is None:
-            return scoring.score_stories(stories, scorers, context)
-        return scoring.score_stories(stories, scorers, context, progress=progress)
-    cache = cache_dir if isinstance(cache_dir, ScoreCache) else ScoreCache(cache_dir)
-    plans = []  # (scorer, keys, found, missing) per scorer
-    for scorer in scorers:
-        keys = story_keys(scorer, stories, context)
-        found: list[StoryScores | None] = [cache.get(scorer.name, k) for k in keys]
-        plans.append((scorer, keys, found, [i for i, f in enumerate(found) if f is None]))
-    pending = sorted({i for scorer, _, _, missing in plans if not scorer.corpus for i in missing})
-    if progress is not None:
-        progress(len(stories) - len(pending))
-    size = scoring.PROGRESS_CHUNK if progress is not None else len(pending)
-    for chunk in scoring.chunks(pending, size):
-        wanted = set(chunk)
-        for scorer, keys, found, missing in plans:
-            todo = [i for i in missing if i in wanted]
-            if scorer.corpus or not todo:
-                continue
-            fresh = scoring.score_stories([stories[i] for i in todo], [scorer], context)
-            for i, r in zip(todo, fresh):
-                found[i] = r
-            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in todo])
-        if progress is not None:
-            progress(len(chunk))
-    for scorer, keys, found, missing in plans:
-        if scorer.corpus and missing:  # a corpus scorer needs the whole set in one call
-            found[:] = scoring.score_stories(stories, [scorer], context)
-            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in missing])
-    merged = [StoryScores() for _ in stories]
-    for scorer, keys, found, missing in plans:
-        fresh = set(missing)
-        for i, (dst, src) in enumerate(zip(merged, found)):
-            if i not in fresh:
-                scorer.derive(src.values, src.notes, context)
-            dst.values.update(src.values)
-            dst.notes.update(src.notes)
-    return merged

@@ -3,30 +3,35 @@
 Per-story scores are kept; aggregates are mean, median and a seeded 95% bootstrap CI of the mean.
 Speed is scored per story from the generation record (seconds per story = the batch's wall time
 shared by the stories in the batch), so speed can be compared with the same paired tests as quality.
+Stories are scored through the score cache (evalkit.score_cache): a story scored once by a scorer
+version is never scored again.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit.calibration import add_story_stars
+from evalkit.calibration import GENRE_METRIC, StarMap, add_story_stars, star_maps
 from evalkit.errors import EvalkitError
+from evalkit.plugins import SCORERS_GROUP, load_plugin, plugin_entry_points
 from evalkit.records import (
-    SUMMARY_SCHEMA,
     GenerationRecord,
     Manifest,
     ScoreRecord,
     Summary,
-    TrainingRecord,
     iter_jsonl,
+    model_measurements,
     write_json,
     write_text,
 )
-from evalkit.plugins import SCORERS_GROUP, load_plugin, plugin_entry_points
+from evalkit.score_cache import ScoreCache, story_keys
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
+from evalkit.scorers.genre import build_genre_model
 from evalkit.stats import mean_summary
 
 ENTRY_POINT_GROUP = SCORERS_GROUP
@@ -38,16 +43,8 @@ SPEED_METRICS = (
 )
 
 
-def _scorer_entry_points() -> dict[str, Any]:
-    return plugin_entry_points(SCORERS_GROUP)
-
-
-def available_scorers() -> list[str]:
-    return sorted(_scorer_entry_points())
-
-
 def load_scorers(names: Sequence[str] | None = None) -> list[Scorer]:
-    eps = _scorer_entry_points()
+    eps = plugin_entry_points(SCORERS_GROUP)
     chosen = list(names) if names else sorted(eps)
     unknown = [n for n in chosen if n not in eps]
     if unknown:
@@ -115,6 +112,55 @@ def chunks(indices: Sequence[int], size: int) -> list[list[int]]:
     return [indices[i:i + max(1, size)] for i in range(0, len(indices), max(1, size))]
 
 
+def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer], context: ScoringContext,
+                         cache_dir: str | Path | ScoreCache | None,
+                         progress: Callable[[int], None] | None = None) -> list[StoryScores]:
+    """``score_stories`` that scores only what the cache lacks (``cache_dir`` None: no cache).
+
+    ``stories`` are one model's stories (what corpus scorers compare a story with). ``progress(n)``
+    is told as stories are done: the cached ones at once, the rest chunk by chunk (each chunk's fresh
+    numbers stored before the next, so a killed scoring keeps them)."""
+    if cache_dir is None:
+        if progress is None:
+            return score_stories(stories, scorers, context)
+        return score_stories(stories, scorers, context, progress=progress)
+    cache = cache_dir if isinstance(cache_dir, ScoreCache) else ScoreCache(cache_dir)
+    plans = []  # (scorer, keys, found, missing) per scorer
+    for scorer in scorers:
+        keys = story_keys(scorer, stories, context)
+        found: list[StoryScores | None] = [cache.get(scorer.name, k) for k in keys]
+        plans.append((scorer, keys, found, [i for i, f in enumerate(found) if f is None]))
+    pending = sorted({i for scorer, _, _, missing in plans if not scorer.corpus for i in missing})
+    if progress is not None:
+        progress(len(stories) - len(pending))
+    size = PROGRESS_CHUNK if progress is not None else len(pending)
+    for chunk in chunks(pending, size):
+        wanted = set(chunk)
+        for scorer, keys, found, missing in plans:
+            todo = [i for i in missing if i in wanted]
+            if scorer.corpus or not todo:
+                continue
+            fresh = score_stories([stories[i] for i in todo], [scorer], context)
+            for i, r in zip(todo, fresh):
+                found[i] = r
+            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in todo])
+        if progress is not None:
+            progress(len(chunk))
+    for scorer, keys, found, missing in plans:
+        if scorer.corpus and missing:  # a corpus scorer needs the whole set in one call
+            found[:] = score_stories(stories, [scorer], context)
+            cache.put(scorer, scorer.cache_identity(context), [(keys[i], found[i]) for i in missing])
+    merged = [StoryScores() for _ in stories]
+    for scorer, keys, found, missing in plans:
+        fresh = set(missing)
+        for i, (dst, src) in enumerate(zip(merged, found)):
+            if i not in fresh:
+                scorer.derive(src.values, src.notes, context)
+            dst.values.update(src.values)
+            dst.notes.update(src.notes)
+    return merged
+
+
 def _clean(v: Any) -> float | None:
     if v is None:
         return None
@@ -145,65 +191,60 @@ def load_scores(run_dir: Path, problems: list[str] | None = None) -> list[ScoreR
     return list(iter_jsonl(Path(run_dir) / "scores.jsonl", ScoreRecord, problems))
 
 
-def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, device: str | None = None,
-              progress: Any = None) -> dict[str, Any]:
-    """Score every stored generation of a run (and the suite's anchors); write scores.jsonl,
-    summary.json and anchors.json; return the summary."""
-    from evalkit.pipeline import RunContext, ensure_scored
-
-    return ensure_scored(RunContext.load(run_dir, scorer_names=scorer_names, device=device), force=True,
-                         progress=progress)
-
-
-def story_star_maps(scorers: Sequence[Scorer], context: ScoringContext, suite: Any) -> dict[str, Any]:
+def story_star_maps(scorers: Sequence[Scorer], context: ScoringContext, suite: Any) -> dict[str, StarMap]:
     """metric -> StarMap: the calibrated stars each story gets (``<metric>_stars`` in scores.jsonl)."""
-    from evalkit.calibration import genre_calibration, star_maps
-
     names = [m.name for s in scorers for m in s.metrics]
     return star_maps(names, suite, genre_calibration(scorers, context))
 
 
-def score_context(ctx: Any, progress: Any = None) -> tuple[dict[str, Any], list[ScoreRecord]]:
-    """The scoring stage over a pipeline.RunContext: writes scores.jsonl and summary.json."""
-    import json
+def genre_calibration(scorers: Sequence[Scorer], context: ScoringContext) -> tuple[bool, int, str] | None:
+    """(calibrated?, genres, how) from the genre scorer's model; None without a genre scorer or genres.
+    A model may say ``calibrated`` itself; otherwise only the fitted classifier's probabilities are
+    calibrated (zero-shot similarities are not)."""
+    if not any(GENRE_METRIC in {m.name for m in s.metrics} for s in scorers):
+        return None
+    try:
+        model = build_genre_model(context)
+    except Exception:  # the scorer itself reports its failure; no genre stars then
+        return None
+    if model is None:
+        return None
+    calibrated = bool(getattr(model, "calibrated", getattr(model, "kind", "") == "classifier"))
+    return calibrated, len(model.genres), model.describe()
 
-    from evalkit.score_cache import cached_score_stories
 
-    manifest, suite = ctx.manifest, ctx.suite
-    if suite is None:
-        found = ctx.config_suite
-        why = f"changed since run {manifest.run_id} (hash {found.hash} != {manifest.suite.hash})" if found else "was not found"
-        raise EvalkitError(f"suite {manifest.suite.name!r} {why}: score it with the suite version it was generated on")
-    problems: list[str] = []
-    gens = ctx.generations(problems)
-    check_generations(ctx.run_dir, manifest, gens, problems)
-    scorers = ctx.scorers
+def score_generations(run_dir: Path, manifest: Manifest, suite: Any, generations: Sequence[GenerationRecord],
+                      problems: list[str], scorers: Sequence[Scorer], context: ScoringContext,
+                      cache: ScoreCache | None, progress: Callable[[str, int], None] | None = None,
+                      ) -> tuple[Summary, list[ScoreRecord]]:
+    """Score a run's stored stories with the suite version it was generated on: writes scores.jsonl and
+    summary.json. ``problems``: the damaged generations.jsonl lines skipped while reading them."""
+    check_generations(manifest, generations, problems)
     records: list[ScoreRecord] = []
     order = {iid: n for n, iid in enumerate(manifest.suite.item_ids)}
     maps = None
     for mrun in manifest.models:
-        mine = sorted((g for g in gens if g.model == mrun.label and g.error is None),
+        mine = sorted((g for g in generations if g.model == mrun.label and g.error is None),
                       key=lambda g: (order.get(g.item_id, 1 << 30), g.sample))
         stories = [StoryInput.from_item(suite.item(g.item_id), g.text) for g in mine]
         if progress:
             progress(mrun.label, len(stories))
         # through the score cache: a rerun scores only stories (or scorer versions) it has not seen
-        results = cached_score_stories(stories, scorers, ctx.scoring, ctx.score_cache)
+        results = cached_score_stories(stories, scorers, context, cache)
         if maps is None:  # after the first scoring: the genre model is built by then
-            maps = story_star_maps(scorers, ctx.scoring, suite)
+            maps = story_star_maps(scorers, context, suite)
         rows = [{**speed_scores(g), **r.values} for g, r in zip(mine, results)]
         add_story_stars(rows, maps)
         for g, r, values in zip(mine, results, rows):
             records.append(ScoreRecord(model=mrun.label, item_id=g.item_id, gen_key=g.key, scores=values, notes=r.notes,
                                        sample=g.sample))
-    write_text(ctx.run_dir / "scores.jsonl", "".join(json.dumps(r.model_dump(mode="json", by_alias=True), ensure_ascii=False) + "\n" for r in records))
-    summary = summarize(manifest, records, metric_table(scorers))
-    summary["problems"] = problems
-    write_json(ctx.run_dir / "summary.json", Summary.model_validate(summary))
+    write_text(run_dir / "scores.jsonl", "".join(json.dumps(r.model_dump(mode="json", by_alias=True), ensure_ascii=False) + "\n" for r in records))
+    summary = summarize(manifest, records, metric_table(scorers), problems)
+    write_json(run_dir / "summary.json", summary)
     return summary, records
 
 
-def check_generations(run_dir: Path, manifest: Manifest, gens: Sequence[GenerationRecord], problems: Sequence[str]) -> None:
+def check_generations(manifest: Manifest, gens: Sequence[GenerationRecord], problems: Sequence[str]) -> None:
     """Refuse (exit 2) to score a run whose damaged generations.jsonl lines cost it stories: scoring on
     would put fewer stories in the star table with only a note in summary.json. A damaged line whose
     story was written again later (a resume after a torn write) loses nothing and stays a note."""
@@ -214,8 +255,6 @@ def check_generations(run_dir: Path, manifest: Manifest, gens: Sequence[Generati
     lost = {k: v for k, v in lost.items() if v}
     if not lost:
         return
-    import shlex
-
     first = problems[0].replace(": skipped a damaged line (", ": damaged line (", 1)
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     n = sum(lost.values())
@@ -229,37 +268,20 @@ def check_generations(run_dir: Path, manifest: Manifest, gens: Sequence[Generati
     )
 
 
-def summarize(manifest: Manifest, records: Sequence[ScoreRecord], metrics: dict[str, Metric]) -> dict[str, Any]:
+def summarize(manifest: Manifest, records: Sequence[ScoreRecord], metrics: dict[str, Metric],
+              problems: Sequence[str] = ()) -> Summary:
     models: dict[str, dict[str, Any]] = {}
     for mrun in manifest.models:
         mine = [r for r in records if r.model == mrun.label]
         names = sorted({k for r in mine for k in r.scores} | set(metrics))
         models[mrun.label] = {name: mean_summary([r.scores.get(name) for r in mine]) for name in names}
-    return {
-        "schema": SUMMARY_SCHEMA,
+    return Summary.model_validate({
         "run_id": manifest.run_id,
         "suite": manifest.suite.name,
         "split": manifest.suite.split,
         "metrics": {m.name: {"direction": m.direction, "low": m.low, "high": m.high, "description": m.description}
                     for m in metrics.values()},
         "models": models,
-        "measurements": {mrun.label: measurements(mrun) for mrun in manifest.models},
-    }
-
-
-def measurements(mrun: Any) -> dict[str, Any]:
-    mem = mrun.memory
-    peak_gb = None
-    if mem is not None and mem.peak_bytes is not None:
-        # On CPU the process RSS holds the interpreter and libraries too: count what the model added.
-        base = mem.baseline_bytes if mem.kind == "rss" and mem.baseline_bytes else 0
-        peak_gb = max(0, mem.peak_bytes - base) / 1e9
-    training = mrun.training  # a typed ModelTraining, or a plain dict for a record of another version
-    wall = training.wall_time_s if isinstance(training, TrainingRecord) else (training or {}).get("wall_time_s")
-    return {
-        "load_s": mrun.load_s,
-        "peak_memory_gb": peak_gb,
-        "memory_kind": mem.kind if mem else None,
-        "training_hours": (wall / 3600.0) if isinstance(wall, (int, float)) else None,
-        "n_failed": mrun.n_failed,
-    }
+        "measurements": {mrun.label: model_measurements(mrun) for mrun in manifest.models},
+        "problems": list(problems),
+    })

@@ -4,12 +4,17 @@ by validation): one JSON object a line with ``story`` and, where known, ``id``, 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.calibration import add_story_stars
 from evalkit.errors import EvalkitError
+from evalkit.records import json_object_lines
 from evalkit.scorers.base import Scorer, ScoringContext, StoryInput
+from evalkit.scorers.evaluate_adapter import EvaluateScorer
+from evalkit.scoring import load_scorers, score_stories, story_star_maps
 from evalkit.suites import Character, Suite
 
 KNOWN_KEYS = ("story", "id", "prompt", "genre", "characters", "reference", "model")
@@ -42,7 +47,6 @@ def read_stories(path: str | Path, suite: Suite | None = None) -> list[tuple[str
         raise EvalkitError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise EvalkitError(f"{path}: is a folder, expected a JSONL file of stories") from None
-    from evalkit.records import json_object_lines
 
     items = {i.id: i for i in suite.items} if suite is not None else {}
     problems: list[str] = []
@@ -86,15 +90,11 @@ def _story(obj: dict, n: int, where: str, items: dict) -> tuple[str, StoryInput]
 
 def make_scorers(names: Sequence[str] | None) -> list[Scorer]:
     """Entry-point scorers by name, plus ``evaluate:PATH`` for a local evaluate metric module."""
-    from evalkit.scoring import load_scorers
-
     names = list(names or [])
     plain = [n for n in names if not n.startswith("evaluate:")]
     scorers = load_scorers(plain) if plain or not names else []  # none named: the default set (no opt-in judge)
     for n in names:
         if n.startswith("evaluate:"):
-            from evalkit.scorers.evaluate_adapter import EvaluateScorer
-
             scorers.append(EvaluateScorer(n.split(":", 1)[1]))
     return scorers
 
@@ -108,8 +108,6 @@ def score_file(path: str | Path, suite: Suite | None, scorers: Sequence[Scorer],
 def score_rows(rows: Sequence[tuple[str, StoryInput]], scorers: Sequence[Scorer], context: ScoringContext,
                progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Score ``read_stories`` rows (each model group together); ``progress(n)`` hears of n more done."""
-    from evalkit.scoring import score_stories
-
     out: list[dict[str, Any] | None] = [None] * len(rows)
     groups: dict[str, list[int]] = {}
     for i, (group, _) in enumerate(rows):
@@ -120,9 +118,6 @@ def score_rows(rows: Sequence[tuple[str, StoryInput]], scorers: Sequence[Scorer]
         results = (score_stories(stories, scorers, context) if progress is None
                    else score_stories(stories, scorers, context, progress=progress))
         if maps is None:
-            from evalkit.calibration import add_story_stars
-            from evalkit.scoring import story_star_maps
-
             maps = story_star_maps(scorers, context, context.suite)
         values = [dict(r.values) for r in results]
         add_story_stars(values, maps)  # <metric>_stars: the calibrated stars of each story
@@ -134,3 +129,18 @@ def score_rows(rows: Sequence[tuple[str, StoryInput]], scorers: Sequence[Scorer]
             line["notes"] = r.notes
             out[i] = line
     return [o for o in out if o is not None]
+
+
+def load_scorer_specs(names: Sequence[str] | None):
+    """Entry-point scorers by name (and evaluate:PATH), plus MODULE:CLASS for a scorer class on the path."""
+    names = list(names or [])
+    plain = [n for n in names if ":" not in n or n.startswith("evaluate:")]
+    scorers = make_scorers(plain) if plain or not names else []
+    for spec in names:
+        if ":" in spec and not spec.startswith("evaluate:"):
+            module, _, cls = spec.partition(":")
+            try:
+                scorers.append(getattr(importlib.import_module(module), cls)())
+            except (ImportError, AttributeError) as e:
+                raise EvalkitError(f"--scorers {spec}: cannot load the scorer class ({type(e).__name__}: {e})") from None
+    return scorers

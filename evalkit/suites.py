@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from evalkit.errors import EvalkitError, SuiteError
+from evalkit.records import GenerationParams, json_object_lines
+from evalkit.sampling import parse_samples
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 DEFAULT_SUITE = "persona-tales"
@@ -172,14 +176,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
             problems.append(f"{toml_path}: template {key!r} has a bad placeholder ({e})")
     generation = config.get("generation", {})
     if generation:
-        from pydantic import ValidationError
-
-        from evalkit.records import GenerationParams
-
         if "samples" in generation:  # stories per item: a run setting, not a sampling parameter
-            from evalkit.errors import EvalkitError
-            from evalkit.sampling import parse_samples
-
             try:
                 parse_samples(generation["samples"], "[generation] samples")
             except EvalkitError as e:
@@ -198,7 +195,6 @@ def load_suite(name_or_path: str | Path) -> Suite:
         raise SuiteError(problems + [f"{jsonl_path}: missing"]) from None
     except IsADirectoryError:
         raise SuiteError(problems + [f"{jsonl_path}: is a folder, expected a JSONL file"]) from None
-    from evalkit.records import json_object_lines
 
     for n, where, obj in json_object_lines(raw_jsonl, jsonl_path, problems):
         item = _parse_item(obj, n, where, genres, splits, problems)

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if not args.stories.exists():
-        print(f"{args.stories} not found; merge the drafts first (scripts/merge_persona_drafts.py)", file=sys.stderr)
+        print(f"{args.stories} not found", file=sys.stderr)
         return 2
     ensure_cmudict()
     card = args.datacard.read_text(encoding="utf-8")

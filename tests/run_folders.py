@@ -52,7 +52,7 @@ def make_suite(root: Path) -> Path:
 
 def make_run(root: Path, labels: tuple[str, str] = ("storyteller", "parrot"), run_id: str = "20250101-000000-test01") -> Path:
     from evalkit.anchors import looped
-    from evalkit.scoring import score_run
+    from evalkit.pipeline import score_run
     from evalkit.suites import load_suite
 
     suite = load_suite(make_suite(root))

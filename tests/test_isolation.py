@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from evalkit.records import load_manifest
-from evalkit.scoring import measurements
+from evalkit.records import model_measurements as measurements
 
 PARAMS = {"max_new_tokens": 12, "do_sample": False}
 
 
 def _figures(run: Path) -> dict[str, float]:
-    return {m.label: measurements(m)["peak_memory_gb"] for m in load_manifest(run).models}
+    return {m.label: measurements(m).peak_memory_gb for m in load_manifest(run).models}
 
 
 def test_memory_figures_do_not_depend_on_the_order_of_the_models(tiny_gpt2_dir, tiny_llama_dir, tmp_path):

@@ -18,6 +18,7 @@ import pytest
 from evalkit.anchors import degenerate_stories, looped, shuffled
 from evalkit.errors import EvalkitError
 from evalkit.pipeline import rate_run
+from evalkit.records import dump_record
 from evalkit.rating import (
     ROWS,
     anchor_problem,
@@ -200,7 +201,12 @@ def build_run(root: Path, scores: dict = SCORES) -> Path:
 @pytest.fixture(scope="module")
 def rated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     run = build_run(tmp_path_factory.mktemp("rating"))
-    return run, rate_run(run)
+    return run, _rate(run)
+
+
+def _rate(run: Path) -> dict:
+    """rate_run's Rating as its file says it (absent keys left out)."""
+    return dump_record(rate_run(run))
 
 
 def test_rate_run_writes_the_seed_rows_with_anchors_from_the_suite(rated: tuple[Path, dict]) -> None:
@@ -267,12 +273,12 @@ def test_rerating_reuses_stored_anchors_and_writes_identical_bytes(tmp_path: Pat
     stored = json.loads((run / "anchors.json").read_text())
     stored["references"]["mtld"]["mean"] = 99.0  # a changed stored anchor must be reused, not rescored
     write_json(run / "anchors.json", stored)
-    again = rate_run(run)
+    again = _rate(run)
     assert again["anchors"]["mtld"]["five_star"] == 99.0
     stored["kinds"].remove("shuffled")  # anchors stored before the rules asked for a kind: rescored
     del stored["degenerate"]["shuffled"]
     write_json(run / "anchors.json", stored)
-    rebuilt = rate_run(run)["anchors"]["mtld"]
+    rebuilt = _rate(run)["anchors"]["mtld"]
     assert rebuilt["five_star"] != 99.0 and rebuilt["kinds"] == ["looped"]
     assert "shuffled" in json.loads((run / "anchors.json").read_text())["degenerate"]
 
@@ -283,7 +289,7 @@ def test_a_missing_suite_gives_na_stars_with_a_reason_not_a_crash(tmp_path: Path
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["suite"]["name"] = "no-such-suite"  # neither its folder nor its name can be found
     write_json(run / "manifest.json", manifest)
-    rating = rate_run(run)
+    rating = _rate(run)
     voc = rating["rows"][3]  # mtld: rated by both the run's [rating] and the defaults
     assert voc["models"]["A"]["value"] is not None and voc["models"]["A"]["stars"] is None
     assert "no earlier rating" in voc["models"]["A"]["note"] and voc["winner"] == "A"  # the test still runs
@@ -295,6 +301,6 @@ def test_a_missing_suite_gives_na_stars_with_a_reason_not_a_crash(tmp_path: Path
 
 def test_speed_timed_as_one_batch_is_one_measurement_not_a_paired_test(tmp_path: Path) -> None:
     one_batch = {m: {**v, "seconds_per_story": [x] * 5} for m, v, x in (("A", SCORES["A"], 2.0), ("B", SCORES["B"], 2.1))}
-    speed = rate_run(build_run(tmp_path, one_batch))["rows"][5]
+    speed = _rate(build_run(tmp_path, one_batch))["rows"][5]
     assert "one batch" in speed["note"] and speed["comparisons"][0]["ci_low"] is None
     assert speed["winner"] == "tie"  # 5% apart: inside the 10% margin, and no CI pretends otherwise

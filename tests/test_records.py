@@ -87,7 +87,7 @@ def test_training_record_is_typed_in_the_manifest_and_keeps_its_bytes(tmp_path):
 
     from evalkit.models.base import find_training_record
     from evalkit.records import ModelRun, ModelTraining, TrainedBase, TrainingRecord, TrainingSuite
-    from evalkit.scoring import measurements
+    from evalkit.records import model_measurements as measurements
 
     for cls in (TrainingRecord, TrainedBase, TrainingSuite, ModelTraining):
         assert cls.model_config["extra"] == "forbid"
@@ -105,11 +105,11 @@ def test_training_record_is_typed_in_the_manifest_and_keeps_its_bytes(tmp_path):
     run = ModelRun(label="m", spec={}, model_key="k", training=found)
     back = ModelRun.model_validate_json(run.model_dump_json(by_alias=True))
     assert isinstance(back.training, ModelTraining) and back.training == found
-    assert measurements(back)["training_hours"] == 1.5
+    assert measurements(back).training_hours == 1.5
 
     older = {"wall_time_s": 7200.0, "recipe": "full"}  # another version, or a foreign file of that name
     (tmp_path / "training_record.json").write_text(json.dumps(older), encoding="utf-8")
     loose = find_training_record([str(tmp_path)])
     assert loose == older | {"path": str(tmp_path / "training_record.json")}
     run = ModelRun.model_validate({"label": "m", "spec": {}, "model_key": "k", "training": loose})
-    assert run.training == loose and measurements(run)["training_hours"] == 2.0
+    assert run.training == loose and measurements(run).training_hours == 2.0

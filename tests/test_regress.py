@@ -264,7 +264,7 @@ def test_model_pairing(tmp_path, capsys):
 
 def test_real_scorers_on_stored_generations(tmp_path):
     """Stored stories scored by the real repetition scorer: looping stories regress, identical ones do not."""
-    from evalkit.scoring import score_run
+    from evalkit.pipeline import score_run
 
     results = tmp_path / "results"
     suite_dir = make_suite(tmp_path)

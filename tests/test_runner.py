@@ -63,7 +63,7 @@ def test_same_model_twice_is_refused(tiny_gpt2_dir, results_dir):
 def test_folder_named_like_a_preset_is_labelled_by_its_path(tiny_gpt2_dir, tmp_path):
     import shutil
 
-    from evalkit.runner import resolve_candidates
+    from evalkit.generate import resolve_candidates
 
     folder = tmp_path / "adapters" / "distilgpt2-base"
     shutil.copytree(tiny_gpt2_dir, folder)

@@ -72,7 +72,7 @@ def test_suite_generation_samples_is_checked_and_used(tmp_path):
         if ok:
             s = load_suite(suite)
             assert s.generation["samples"] == 3
-            from evalkit.runner import _params
+            from evalkit.generate import generation_params as _params
 
             assert "samples" not in _params(s, None).model_dump()  # not a sampler setting: cache keys unchanged
         else:

@@ -4,7 +4,7 @@ import pytest
 
 from evalkit.errors import EvalkitError
 from evalkit.records import GenerationParams
-from evalkit.runner import generation_key
+from evalkit.generate import generation_key
 from evalkit.sampling import parse_samples, sample_generation_key, sample_params, sample_seed
 from evalkit.suites import load_suite
 

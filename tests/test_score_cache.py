@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evalkit.score_cache import ScoreCache, cached_score_stories
+from evalkit.score_cache import ScoreCache
+from evalkit.scoring import cached_score_stories
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
 from evalkit.scoring import score_stories
 

@@ -27,7 +27,7 @@ def test_progress_counts_every_story_once_and_changes_no_number():
 
 
 def test_cached_scoring_reports_cached_stories_at_once(tmp_path):
-    from evalkit.score_cache import cached_score_stories
+    from evalkit.scoring import cached_score_stories
 
     scorers = load_scorers(["repetition", "creativity"])
     seen: list[int] = []

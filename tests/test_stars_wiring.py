@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.calibration import genre_stars, load_calibration
+from evalkit.records import dump_record
 from evalkit.rating import RatingInput, compare_paired, load_rating_config, rank, rate
 from evalkit.rating.winners import holm_row
 
@@ -42,7 +43,7 @@ def test_scores_carry_calibrated_stars_and_the_row_uses_them(scored_run: Path) -
     if rating is None:
         from evalkit.pipeline import rate_run
 
-        rating = rate_run(scored_run)
+        rating = dump_record(rate_run(scored_run))
     vocab, coherence = _row(rating, "Vocabulary Richness"), _row(rating, "Story Coherence")
     assert vocab["stars_from"] == "calibration hanna-mtld" and coherence["stars_from"] == "anchors"
     assert rating["calibrations"]["mtld"]["criterion"] == "Complexity"
@@ -99,7 +100,8 @@ def test_a_row_whose_references_do_not_beat_degenerate_copies_is_not_informative
     import run_folders
 
     from evalkit.pipeline import rate_run
-    from evalkit.report import winner_text
+    from evalkit.records import RatingRow
+    from evalkit.report.text import winner_text
 
     mp = pytest.MonkeyPatch()
     mp.setattr(run_folders, "RATING", run_folders.RATING.replace('seq_rep_4 = ["looped", "shuffled"]',
@@ -108,12 +110,12 @@ def test_a_row_whose_references_do_not_beat_degenerate_copies_is_not_informative
         run = run_builder(tmp_path)
     finally:
         mp.undo()
-    rating = rate_run(run)
+    rating = dump_record(rate_run(run))
     row = _row(rating, "Genre Adherence")  # seq_rep_4 in the test suite
     assert row["check"]["informative"] is False and row["check"]["diff"] == 0
     assert row["check"]["reason"].startswith("not informative on this suite")
     assert row["winner"] is None and all(c["stars"] is None for c in row["models"].values())
-    assert winner_text(row) == "not informative on this suite"
+    assert winner_text(RatingRow.model_validate(row)) == "not informative on this suite"
     assert _row(rating, "Story Coherence")["check"]["informative"] is True  # looped copies do lose
     from evalkit.pipeline import report_run
 
@@ -130,7 +132,7 @@ def test_genre_stars_follow_the_calibrated_probability() -> None:
 
 def test_leaderboard_tests_a_change_with_the_same_clustered_test(run_builder, tmp_path: Path) -> None:
     """Two runs of the same labels: the second swaps who loops, so parrot's Overall rises for real and
-    storyteller's falls; both changes are tested with evalkit.power.clustered_test over the shared items."""
+    storyteller's falls; both changes are tested with evalkit.significance.clustered_test over the shared items."""
     import shutil
 
     from evalkit.leaderboard import build

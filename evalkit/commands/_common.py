@@ -8,6 +8,9 @@ from typing import Any
 import click
 
 from evalkit.errors import EvalkitError
+from evalkit.judge.judge import configure_judge
+from evalkit.scorers.judge import judge_rubrics
+from evalkit.scoring import load_scorers
 
 
 def parse_value(text: str) -> Any:
@@ -66,10 +69,6 @@ def judge_context(context: Any, scorers: list[Any], judge: str, models_file: str
     """Configure ``--judge MODEL`` on a ScoringContext (loaded now: exit 2 before any scoring when it
     cannot run; judge calls cached under ``cache_dir``/judge/, None: no cache; ``rubrics``: only these)
     and return the scorers with the judge scorer among them."""
-    from evalkit.judge.judge import configure_judge
-    from evalkit.scorers.judge import judge_rubrics
-    from evalkit.scoring import load_scorers
-
     context.options.update(judge=judge, models_file=models_file, judge_cache_dir=cache_dir, judge_rubrics=rubrics)
     judge_rubrics(context)  # an unknown rubric name fails before the judge loads
     context.shared["judge"] = configure_judge(judge, models_file, cache_dir=cache_dir)

@@ -3,17 +3,27 @@ scoring (`evalkit score`, `evalkit validate`), one bar with stories done, storie
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from evalkit.runner import RunProgress
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from evalkit.generate import RunProgress
 
 
 class RichProgress(RunProgress):
     def __init__(self, console: Any) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.console = console
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -57,16 +67,11 @@ def scoring_bar(total: int, description: str = "scoring", console: Any = None) -
     """A rich bar on stderr for long scoring (stories done, stories/s, ETA), yielding ``advance(n)``;
     yields None (no bar, nothing written) when stderr is not a terminal: pipes, files, tests."""
     if console is None:
-        import sys
-
         if not sys.stderr.isatty():
             yield None
             return
-        from rich.console import Console
 
         console = Console(stderr=True)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-    from rich.text import Text
 
     class StoriesPerSecond(ProgressColumn):
         def render(self, task: Any) -> Text:

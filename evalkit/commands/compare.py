@@ -6,8 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 
-from evalkit.commands._common import generation_options, params_from, parse_model_options, split_csv
+from evalkit.commands._common import (
+    generation_options,
+    params_from,
+    parse_model_options,
+    split_csv,
+)
+from evalkit.commands._progress import RichProgress
+from evalkit.records import Rating, read_json
+from evalkit.report.console import print_tables
+from evalkit.runner import run_compare
+from evalkit.sampling import parse_samples
 
 
 @click.command("compare")
@@ -36,12 +47,6 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
     adapter, a .gguf file, a hub id (org/name) or BACKEND:TARGET. Finished stories are cached: a rerun
     or a resume after Ctrl-C regenerates only what is missing.
     """
-    from rich.console import Console
-
-    from evalkit.commands._progress import RichProgress
-    from evalkit.runner import run_compare
-    from evalkit.sampling import parse_samples
-
     n_samples = parse_samples(samples) if samples is not None else None  # bad N: one line, exit 2, nothing run
     console = Console()
     with RichProgress(console) as progress:
@@ -55,10 +60,7 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
 
 
 def show_run(console: Any, run_dir: Path) -> None:
-    from evalkit.records import read_json
-    from evalkit.report.console import print_tables
-
-    print_tables(console, read_json(run_dir / "rating.json"))
+    print_tables(console, Rating.model_validate(read_json(run_dir / "rating.json")))
     manifest = read_json(run_dir / "manifest.json")
     for m in manifest["models"]:
         if m.get("n_failed"):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from evalkit.commands._common import parse_value
 from evalkit.errors import EvalkitError
+from evalkit.finetune.train import FinetuneOptions, run_finetune
 
 # flag -> recipe key
 FLAG_KEYS = {"epochs": "epochs", "lr": "learning_rate", "max_steps": "max_steps", "batch_size": "batch_size",
@@ -72,10 +76,6 @@ def command(model: str, recipe: str | None, suite: str | None, output: Path | No
     file or a hub id already in the local cache. Recipes are TOML files (evalkit/finetune/recipes/);
     flags and --set override their keys. A rerun after an interruption resumes from the last checkpoint.
     """
-    from rich.console import Console
-
-    from evalkit.finetune.train import FinetuneOptions, run_finetune
-
     overrides = parse_sets(sets)
     for flag, key in FLAG_KEYS.items():
         value = flags.get(flag)
@@ -144,8 +144,6 @@ def show_projection(console: Any, rec: Any) -> None:
 
 def compare_hint(model: str, output: str, models_file: str | None) -> str:
     """The compare command for base vs fine-tune, quoted so it runs as printed (spaces, $, ; in paths)."""
-    import shlex
-
     args = ["evalkit", "compare", model, output]
     if models_file:
         args += ["--models-file", models_file]
@@ -153,8 +151,6 @@ def compare_hint(model: str, output: str, models_file: str | None) -> str:
 
 
 def show_record(console: Any, rec: Any, already_done: bool, hint: str | None = None) -> None:
-    from rich.table import Table
-
     if already_done:
         console.print(f"{rec.output} already holds this training (same base, recipe and suite); "
                       "--overwrite trains it again")

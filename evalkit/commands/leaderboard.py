@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from evalkit.leaderboard import build
-from evalkit.report.leaderboard import FORMATS, format_for, render
 from evalkit.records import write_text
+from evalkit.report.leaderboard import FORMATS, format_for, render
 
 
 @click.command("leaderboard")

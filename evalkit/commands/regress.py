@@ -6,23 +6,28 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 
+from evalkit.commands._common import parse_model_options
+from evalkit.commands._progress import RichProgress
 from evalkit.errors import EvalkitError
 from evalkit.records import write_json, write_text
-from evalkit.regress import Side, load_run, load_side, pin_baseline, regress, suite_regress_config
+from evalkit.regress import (
+    Side,
+    load_run,
+    load_side,
+    pin_baseline,
+    regress,
+    suite_regress_config,
+)
 from evalkit.report.regress import print_table, render_md, verdict_line
+from evalkit.runner import run_compare
 
 
 def run_candidate(models: list[str], base: Side, results_dir: Path, models_file: str | None = None,
                   options: tuple[str, ...] = ()) -> Path:
     """Generate, measure, score and rate the candidate models on the baseline's suite and split with
     the baseline's sampling settings (seed included) and scorers. The only call into the runner."""
-    from rich.console import Console
-
-    from evalkit.commands._common import parse_model_options
-    from evalkit.commands._progress import RichProgress
-    from evalkit.runner import run_compare
-
     suite = base.suite_path if base.suite_path and Path(base.suite_path).is_dir() else base.suite
     with RichProgress(Console(stderr=True)) as progress:
         return Path(run_compare(list(models), suite=suite, split=base.split, results_dir=Path(results_dir),

@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
+
+from evalkit.errors import EvalkitError
+from evalkit.pipeline import report_run
+from evalkit.report.console import print_tables
 
 
 @click.command("report")
@@ -16,12 +21,6 @@ def command(run: str, results_dir: Path, rerate: bool) -> None:
     """Rebuild report.md and report.html of RUN (a run id in --results-dir, or a run folder) without
     generating. rating.json is rebuilt when missing (stored anchors are reused); stories are scored
     first only when the run has generations but no scores yet. Rerunning gives identical files."""
-    from rich.console import Console
-
-    from evalkit.errors import EvalkitError
-    from evalkit.pipeline import report_run
-    from evalkit.report.console import print_tables
-
     run_dir = Path(run) if Path(run).is_dir() else results_dir / run
     if not run_dir.is_dir():
         known = sorted(p.name for p in results_dir.iterdir() if (p / "manifest.json").exists()) if results_dir.is_dir() else []

@@ -6,6 +6,9 @@ import json
 import sys
 
 import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from evalkit.history import scan_runs
 
@@ -23,9 +26,6 @@ def command(results_dir: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
     if not runs:
         click.echo(f"no runs in {results_dir}")

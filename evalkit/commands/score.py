@@ -11,13 +11,26 @@ a flat key (null = not scorable) and ``notes`` (why a metric is null, or what it
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from evalkit.commands._common import judge_context, split_csv
+from evalkit.commands._progress import scoring_bar
+from evalkit.errors import EvalkitError
+from evalkit.records import write_text
+from evalkit.score_cache import DEFAULT_SUBDIR
 from evalkit.scorers.base import ScoringContext
-from evalkit.stories import KNOWN_KEYS, make_scorers, read_stories, score_file
+from evalkit.stories import (
+    KNOWN_KEYS,
+    make_scorers,
+    read_stories,
+    score_file,
+    score_rows,
+)
+from evalkit.suites import default_suite_name, load_suite
 
 __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"]  # the library lives in evalkit.stories
 
@@ -37,13 +50,6 @@ __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"
 def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None,
             judge: str | None, models_file: str | None) -> None:
     """Score stories produced anywhere: one JSON object a line in, one line of scores out."""
-    from evalkit.commands._common import judge_context, split_csv
-    from evalkit.commands._progress import scoring_bar
-    from evalkit.errors import EvalkitError
-    from evalkit.records import write_text
-    from evalkit.stories import score_rows
-    from evalkit.suites import default_suite_name, load_suite
-
     if output is not None and _same_file(output, stories):
         raise EvalkitError(f"-o {output} is the input file {stories}: writing scores there would replace the "
                            "stories; choose another output file")
@@ -54,8 +60,6 @@ def command(stories: Path, suite_name: str | None, output: Path | None, scorers:
     found = read_stories(stories, suite)  # bad input fails before the judge loads
     context = ScoringContext(suite=suite, device=device)
     if judge:
-        from evalkit.score_cache import DEFAULT_SUBDIR
-
         chosen = judge_context(context, chosen, judge, models_file, Path("results") / DEFAULT_SUBDIR.parent)
     with scoring_bar(len(found)) as advance:  # on stderr, only when it is a terminal
         rows = score_rows(found, chosen, context, advance)
@@ -69,8 +73,6 @@ def command(stories: Path, suite_name: str | None, output: Path | None, scorers:
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file: any spelling, a symlink or a hard link to it."""
-    import os
-
     try:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist (yet): then they cannot be the same file

@@ -8,30 +8,21 @@ with 95% intervals from a bootstrap over groups, without and with the human-writ
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
+from rich.console import Console
 
+from evalkit.commands._common import judge_context, split_csv
+from evalkit.commands._progress import scoring_bar
 from evalkit.errors import EvalkitError
-
-
-def load_scorer_specs(names: Sequence[str] | None):
-    """Entry-point scorers by name (and evaluate:PATH), plus MODULE:CLASS for a scorer class on the path."""
-    from evalkit.commands.score import make_scorers
-
-    names = list(names or [])
-    plain = [n for n in names if ":" not in n or n.startswith("evaluate:")]
-    scorers = make_scorers(plain) if plain or not names else []
-    for spec in names:
-        if ":" in spec and not spec.startswith("evaluate:"):
-            module, _, cls = spec.partition(":")
-            try:
-                scorers.append(getattr(importlib.import_module(module), cls)())
-            except (ImportError, AttributeError) as e:
-                raise EvalkitError(f"--scorers {spec}: cannot load the scorer class ({type(e).__name__}: {e})") from None
-    return scorers
+from evalkit.records import write_json, write_text
+from evalkit.scorers.base import ScoringContext
+from evalkit.stories import load_scorer_specs
+from evalkit.validate.docs import write_docs
+from evalkit.validate.pipeline import validate
+from evalkit.validate.ratings import ColumnMap, load_ratings
+from evalkit.validate.report import markdown, rich_table
 
 
 @click.command("validate")
@@ -65,15 +56,6 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
             no_cache: bool, out_dir: Path, docs: Path | None, roc_pairs: int, device: str | None,
             judge: str | None, judge_rubrics: str | None, models_file: str | None) -> None:
     """Measure how each metric agrees with human ratings (a CSV of rated stories)."""
-    from rich.console import Console
-
-    from evalkit.commands._common import split_csv
-    from evalkit.records import write_json, write_text
-    from evalkit.scorers.base import ScoringContext
-    from evalkit.validate.pipeline import validate
-    from evalkit.validate.ratings import ColumnMap, load_ratings
-    from evalkit.validate.report import markdown, rich_table
-
     columns = ColumnMap(story=story_col, system=system_col, group=group_col, prompt=prompt_col,
                         criteria=tuple(criteria), human_system=human_system)
     table = load_ratings(ratings, columns)
@@ -87,12 +69,8 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
         done[0] += n
         console.print(f"scored {system}: {n} stories ({done[0]}/{len(table.frame)})")
 
-    from evalkit.commands._progress import scoring_bar
-
     context = ScoringContext(device=device)
     if judge:  # the judge is one more scorer: the same pooled, per-group, system and --cv figures
-        from evalkit.commands._common import judge_context
-
         chosen = judge_context(context, chosen, judge, models_file, None if no_cache else cache_dir.parent,
                                split_csv(judge_rubrics))
     with scoring_bar(len(table.frame)) as advance:  # on stderr, only when it is a terminal
@@ -107,8 +85,6 @@ def command(ratings: Path, story_col: str, system_col: str, group_col: str, prom
         out = Console(width=180)
     out.print(rich_table(rec))
     if docs is not None:
-        from evalkit.validate.docs import write_docs
-
         write_docs(docs, rec, chosen, context, None if no_cache else cache_dir, roc_pairs=roc_pairs)
         console.print(f"wrote {docs}")
     console.print(f"scoring took {rec.scoring_s:.1f} s, statistics {rec.statistics_s:.1f} s; wrote validation.json, "

@@ -10,5 +10,5 @@
 - judge.py: ``configure_judge`` and the Judge that ties them together
 - pairwise.py: preference in both orders, win rate with evalkit.stats' bootstrap interval
 - consistency.py: order agreement, position bias, agreement with the automatic metrics, self-preference
-- run.py: the judge in a run (judge.json) and the "Judge preference" row rating adds from it
+- run.py: the judge in a run: judge.json (rating adds the "Judge preference" row from it by its row rule)
 """

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from evalkit.judge.cache import text_hash
 from evalkit.judge.prompts import pairwise_prompt
 from evalkit.judge.rubric import Rubric, builtin_rubrics
-from evalkit.stats import RESAMPLES, SEED
+from evalkit.stats import RESAMPLES, SEED, paired_bootstrap_ci
 
 ROW_LABEL = "Judge preference"
 
@@ -75,8 +75,6 @@ def win_rate(outcomes: Sequence[str], items: Sequence[str] | None = None, seed: 
              resamples: int = RESAMPLES) -> tuple[float | None, float | None, float | None]:
     """(win rate of A, low, high of its percentile bootstrap 95% interval) over items, a tie counting half.
     The interval is evalkit.stats' bootstrap, resampling whole items (``items``: each outcome's item)."""
-    from evalkit.stats import paired_bootstrap_ci
-
     xs = [outcome_value(o) for o in outcomes]
     if not xs:
         return None, None, None

@@ -9,15 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.anchors import DEGENERATE_KINDS
 from evalkit.errors import EvalkitError
+from evalkit.rating.rows import CUT_ROWS, QUALITY_ROWS
+from evalkit.records import DEGENERATE_KINDS
+from evalkit.stats import SEED
 
-ROWS = ("Story Coherence", "Genre Adherence", "Creativity", "Vocabulary Richness",
-        "Training Time", "Inference Speed", "Memory Efficiency", "Overall Quality")
-QUALITY_ROWS = ROWS[:4]
-CUT_ROWS = {"Training Time": ("training", "training_hours", "hours of fine-tuning"),
-            "Inference Speed": ("speed", "seconds_per_story", "seconds per story"),
-            "Memory Efficiency": ("memory", "peak_memory_gb", "GB peak memory")}
 DEFAULTS_PATH = Path(__file__).with_name("rating.toml")
 _SCALARS = ("bootstrap_resamples", "bootstrap_seed", "confidence", "single_measurement_tolerance")
 _TABLES = ("quality", "weights", "anchors", "cuts")
@@ -30,7 +26,7 @@ class RatingConfig:
     anchors: dict[str, tuple[str, ...]]  # metric -> degenerate kinds for the 1-star level
     cuts: dict[str, tuple[float, ...]]  # metric -> values earning 5, 4, 3, 2, 1 stars
     bootstrap_resamples: int = 10_000
-    bootstrap_seed: int = 20240601
+    bootstrap_seed: int = SEED
     confidence: float = 0.95
     single_measurement_tolerance: float = 0.10
 

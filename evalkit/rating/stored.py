@@ -1,69 +1,88 @@
-"""A run's stored records (scores, summary, anchors.json) -> rating.json. Nothing here scores text."""
+"""A run's stored records (scores, summary, anchors.json, judge.json) -> its Rating. Numbers only: no
+scorer, no model; the pipeline reads the records and writes rating.json."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.anchors import DEFAULT_KINDS
+from evalkit.measure import device_line
+from evalkit.rating.anchor_levels import anchor_entries, reference_check
 from evalkit.rating.config import RatingConfig
-from evalkit.rating.table import RatingInput, rate
-from evalkit.records import RATING_SCHEMA
+from evalkit.rating.table import RatingInput, judge_row, rate
+from evalkit.records import (
+    DEFAULT_KINDS,
+    AnchorScores,
+    Manifest,
+    Rating,
+    ScoreRecord,
+    Summary,
+    dump_record,
+    model_measurements,
+    utcnow,
+)
 
 
-def rate_stored(manifest: Any, load_scores: Callable[[list[str]], Sequence[Any]], summary: Mapping[str, Any],
-                path: Path, rules: Callable[[dict[str, Any] | None], RatingConfig], anchor_scores: Any,
-                suite_note: str | None, suite: Any = None,
-                extra_rows: Callable[[RatingConfig], Sequence[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """Rate a scored run from its stored records (pure numbers: no scorer, no model) and write rating.json
-    atomically to ``path``. Anchors come from the stored anchors.json record, else from an earlier rating
-    of the same run and suite version (a run whose suite is gone); ``created`` of that rating is kept,
-    so a rerun writes identical bytes. ``extra_rows`` builds rows shown after the eight (the Judge
-    preference row) under the same rules; they never enter Overall Quality."""
-    from evalkit.anchors import anchor_entries
-    from evalkit.measure import device_line
-    from evalkit.records import Rating, utcnow, write_json
-    from evalkit.scoring import measurements
+@dataclass
+class StoredRun:
+    """What rating reads of a run, as the pipeline loaded it."""
 
-    problems: list[str] = []
+    manifest: Manifest
+    scores: Sequence[ScoreRecord]
+    summary: Summary | None
+    anchors: AnchorScores | None  # None: the run's suite version is gone and nothing was stored
+    metric_info: Mapping[str, Mapping[str, Any]]  # metric -> direction, low, high, description
+    calibrations: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # metric -> where its stars come from
+    judge: Any = None  # judge.json (evalkit.judge.run.JudgeRun) when the run used a judge
+    problems: list[str] = field(default_factory=list)  # damaged score lines skipped
+
+
+def rate_stored(run: StoredRun, cfg: RatingConfig, previous: Rating | None = None,
+                suite_note: str | None = None) -> Rating:
+    """The run's rating. Anchors come from the stored anchors.json record, else from ``previous`` (an
+    earlier rating of the same run and suite version, for a run whose suite is gone; ``suite_note`` says
+    why); ``created`` of ``previous`` is kept, so a rerun writes identical bytes. With a judge and two or
+    more models the Judge preference row follows the eight, under the same rules; it never enters
+    Overall Quality."""
+    manifest = run.manifest
     by_sample: dict[str, dict[str, dict[int, dict[str, float | None]]]] = {}
-    for rec in load_scores(problems):  # the last record of a (model, item, sample) wins
+    for rec in run.scores:  # the last record of a (model, item, sample) wins
         by_sample.setdefault(rec.model, {}).setdefault(rec.item_id, {})[rec.sample] = rec.scores
     per_story: dict[str, dict[str, Any]] = {
         m: {i: [got[k] for k in sorted(got)] for i, got in items.items()} for m, items in by_sample.items()}
-    previous = _previous_rating(path, manifest)
-    cfg = rules(previous)
     labels = [m.label for m in manifest.models]
     needed = sorted({m for m in cfg.quality.values()
                      if any(v.get(m) is not None for lab in labels for vs in per_story.get(lab, {}).values() for v in vs)})
-    info = _metric_info(summary, needed)
+    info = {k: dict(v) for k, v in run.metric_info.items()}
     kinds = {m: tuple(cfg.anchors.get(m, DEFAULT_KINDS)) for m in needed}
-    anchors = anchor_entries(anchor_scores, kinds) if anchor_scores is not None else {}
-    anchors = _fill_anchors(anchors, kinds, previous, suite_note if anchor_scores is None else None)
-    meas = summary.get("measurements") or {m.label: measurements(m) for m in manifest.models}
+    anchors = anchor_entries(run.anchors, kinds) if run.anchors is not None else {}
+    anchors = _fill_anchors(anchors, kinds, previous, suite_note if run.anchors is None else None)
+    meas = ({k: dump_record(v) for k, v in run.summary.measurements.items()} if run.summary is not None
+            else {m.label: dump_record(model_measurements(m)) for m in manifest.models})
     meta = {"run_id": manifest.run_id, "suite": manifest.suite.name, "split": manifest.suite.split,
-            "created": (previous or {}).get("created") or utcnow(), "device": device_line(manifest.hardware),
-            "suite_hash": manifest.suite.hash, "n_items": len(manifest.suite.item_ids)}
-    checks = _reference_checks(anchor_scores, kinds, info, cfg)
+            "created": previous.created if previous is not None else utcnow(),
+            "device": device_line(manifest.hardware), "suite_hash": manifest.suite.hash,
+            "n_items": len(manifest.suite.item_ids)}
+    checks = _reference_checks(run.anchors, kinds, info, cfg)
     inp = RatingInput(labels, list(manifest.suite.item_ids), per_story, meas, anchors, info, meta, checks,
-                      _calibrations(needed, suite))
+                      {m: dict(v) for m, v in run.calibrations.items() if m in needed})
     rating = rate(inp, cfg)
-    if extra_rows is not None:
-        rating["rows"].extend(extra_rows(cfg))
-    if problems:
-        rating["problems"] = problems
-    record = Rating.model_validate(rating)
-    write_json(path, record)
-    return record.model_dump(mode="json", by_alias=True)  # what the file says (absent keys left out)
+    if run.judge is not None and len(labels) >= 2:
+        j = run.judge
+        note = (f"judge {j.judge.label} on {j.criterion}, each item in both orders (a tie counts half); "
+                "no stars and not part of Overall Quality"
+                + (f"; {j.consistency.missing} judge answers missing" if j.consistency.missing else ""))
+        rating["rows"].append(judge_row(j.preferences, labels, cfg, note))
+    if run.problems:
+        rating["problems"] = list(run.problems)
+    return Rating.model_validate(rating)
 
 
-def _reference_checks(record: Any, kinds: Mapping[str, tuple[str, ...]], info: Mapping[str, Any],
+def _reference_checks(record: AnchorScores | None, kinds: Mapping[str, tuple[str, ...]], info: Mapping[str, Any],
                       cfg: RatingConfig) -> dict[str, dict[str, Any]]:
     """metric -> do the references beat their degenerate copies (paired over items)? Metrics whose
     anchors were stored without per-item values are left out (not checked)."""
-    from evalkit.anchors import reference_check
-
     if record is None:
         return {}
     out = {}
@@ -75,52 +94,11 @@ def _reference_checks(record: Any, kinds: Mapping[str, tuple[str, ...]], info: M
     return out
 
 
-def _calibrations(metrics: Sequence[str], suite: Any) -> dict[str, dict[str, Any]]:
-    """metric -> what its per-story stars came from (for the report); the genre formula needs no file."""
-    from evalkit.calibration import GENRE_FULL, GENRE_METRIC, star_maps
-
-    out = {m: sm.about for m, sm in star_maps(metrics, suite).items()}
-    if GENRE_METRIC in metrics:
-        out[GENRE_METRIC] = {"name": "genre probability", "note": "the genre scorer's calibrated probability",
-                             "formula": f"1 + 4·clip((p − 1/K) / ({GENRE_FULL} − 1/K), 0, 1), K = number of genres"}
-    return out
-
-
-def _previous_rating(path: Path, manifest: Any) -> dict[str, Any] | None:
-    import json
-
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    same = (isinstance(old, dict) and old.get("schema") == RATING_SCHEMA and old.get("run_id") == manifest.run_id
-            and old.get("suite_hash") == manifest.suite.hash and old.get("split") == manifest.suite.split)
-    return old if same else None
-
-
-def _metric_info(summary: Mapping[str, Any], needed: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """summary.json's metric table, completed from the scorer classes for metrics it lacks."""
-    from evalkit.scoring import SPEED_METRICS, _scorer_entry_points
-
-    def row(m: Any) -> dict[str, Any]:
-        return {"direction": m.direction, "low": m.low, "high": m.high, "description": m.description}
-
-    info = {m.name: row(m) for m in SPEED_METRICS}
-    info.update(summary.get("metrics") or {})
-    if set(needed) - set(info):
-        for ep in _scorer_entry_points().values():
-            try:
-                info.update({m.name: row(m) for m in ep.load().metrics if m.name not in info})
-            except Exception:  # a scorer not installed or not written yet: its rows stay n/a
-                continue
-    return info
-
-
 def _fill_anchors(anchors: dict[str, dict[str, Any]], kinds: Mapping[str, tuple[str, ...]],
-                  previous: dict[str, Any] | None, suite_note: str | None) -> dict[str, dict[str, Any]]:
+                  previous: Rating | None, suite_note: str | None) -> dict[str, dict[str, Any]]:
     """Metrics the stored anchors lack: an earlier rating's anchors built under the same kinds, else n/a."""
-    stored = (previous or {}).get("anchors") or {}
-    old_kinds = ((previous or {}).get("rules") or {}).get("anchors") or {}
+    stored = {m: dump_record(a) for m, a in previous.anchors.items()} if previous is not None else {}
+    old_kinds = (previous.rules.get("anchors") or {}) if previous is not None else {}
     for m in kinds:
         if m in anchors:
             continue

@@ -1,4 +1,5 @@
-"""The seed's eight rows as a rating.json document, from numbers only (RatingInput).
+"""The seed's eight rows (and the Judge preference row) as a rating.json document, from numbers only
+(RatingInput), each built by its rule in evalkit.rating.rows.
 
 Quality rows get their stars from each story's calibrated stars (``<metric>_stars``, written by the
 scoring stage where a calibration exists), else linearly between the suite's anchors; a quality row
@@ -14,11 +15,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.rating.config import CUT_ROWS, QUALITY_ROWS, ROWS, RatingConfig
+from evalkit.judge.pairwise import outcome_value
+from evalkit.rating.config import RatingConfig
+from evalkit.rating.rows import (
+    ANCHORS,
+    CUT_ROWS,
+    JUDGE_RULE,
+    QUALITY_ROWS,
+    ROWS,
+    calibrated,
+    calibrated_source,
+    story_stars,
+)
 from evalkit.rating.stars import anchor_problem, anchor_score, cut_score, stars
-from evalkit.rating.winners import Comparison, compare_paired, compare_single, holm_row, rank, row_test_text
+from evalkit.rating.winners import (
+    Comparison,
+    compare_paired,
+    compare_single,
+    holm_row,
+    rank,
+    row_test_text,
+)
 from evalkit.records import RATING_SCHEMA
-from evalkit.stats import mean_summary
+from evalkit.stats import mean_of, mean_summary
 
 Story = dict[str, float | None]
 
@@ -53,7 +72,7 @@ def rate(inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
             rows.append(_cut_row(row, inp, cfg))
         else:
             rows.append(_overall_row(inp, cfg))
-    used = {r["metric"] for r in rows if str(r.get("stars_from", "")).startswith(("calibration", "genre"))}
+    used = {r["metric"] for r in rows if calibrated(r.get("stars_from"))}
     out = {"schema": RATING_SCHEMA, **inp.meta,
            "weights": {r: cfg.weights[r] for r in QUALITY_ROWS if r in cfg.weights},
            "anchors": inp.anchors, "models": list(inp.models), "rules": cfg.describe(), "rows": rows,
@@ -75,11 +94,7 @@ def _series(inp: RatingInput, model: str, metric: str) -> dict[str, list[float |
 
 
 def _item_means(series: Mapping[str, Sequence[float | None]]) -> list[float | None]:
-    out = []
-    for vals in series.values():
-        xs = [v for v in vals if v is not None and math.isfinite(v)]
-        out.append(math.fsum(xs) / len(xs) if xs else None)
-    return out
+    return [mean_of(vals)[0] for vals in series.values()]
 
 
 def _n_stories(series: Mapping[str, Sequence[float | None]]) -> int:
@@ -136,12 +151,10 @@ def row_stars(inp: RatingInput, metric: str | None, direction: str) -> tuple[str
     key = f"{metric}_stars"
     scored = [s for m in inp.models for i in inp.item_ids for s in inp.samples(m, i) if s.get(metric) is not None]
     if scored and all(s.get(key) is not None for s in scored):
-        about = inp.calibrations.get(metric, {})
-        return (f"calibration {about['name']}" if about.get("name") and about["name"] != "genre probability"
-                else "genre probability" if metric == "genre_adherence" else "calibration"), None
+        return calibrated_source(metric, inp.calibrations.get(metric, {})), None
     anchor = inp.anchors.get(metric, {})
     problem = anchor.get("note") or anchor_problem(anchor.get("one_star"), anchor.get("five_star"), direction)
-    return ("anchors", None) if not problem else (None, problem)
+    return (ANCHORS, None) if not problem else (None, problem)
 
 
 def _quality_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
@@ -152,7 +165,7 @@ def _quality_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any
     how, problem = row_stars(inp, metric, direction)
     check = inp.checks.get(metric or "")
     series = {m: _series(inp, m, metric) for m in inp.models} if metric else {m: {} for m in inp.models}
-    star_series = {m: _series(inp, m, f"{metric}_stars") for m in inp.models} if how and how != "anchors" else None
+    star_series = {m: _series(inp, m, f"{metric}_stars") for m in inp.models} if calibrated(how) else None
     cells = {}
     for m in inp.models:
         if not any(v is not None for vals in series[m].values() for v in vals):
@@ -161,7 +174,7 @@ def _quality_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any
         cell = _series_cell(series[m])
         if star_series is not None:  # the mean of each story's calibrated stars (items weigh the same)
             score = _series_cell(star_series[m])["value"]
-        elif how == "anchors":
+        elif how == ANCHORS:
             score = anchor_score(cell["value"], anchor["one_star"], anchor["five_star"])
         else:
             score = None
@@ -181,7 +194,7 @@ def _quality_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any
     if star_series is not None:  # tested on the stars readers see
         return _finish(out, *_pairwise(inp, star_series, "higher", cfg, "★"), scale=1.0)
     scale = None
-    if how == "anchors":  # stars are linear in the metric: the same test, its differences in stars
+    if how == ANCHORS:  # stars are linear in the metric: the same test, its differences in stars
         scale = 4.0 / abs(anchor["five_star"] - anchor["one_star"])
     return _finish(out, *_pairwise(inp, series, direction, cfg), scale=scale)
 
@@ -258,11 +271,7 @@ def _story_parts(inp: RatingInput, cfg: RatingConfig) -> list[tuple[str, float, 
         how, _ = row_stars(inp, metric, direction)
         if not metric or w <= 0 or how is None:
             continue
-        if how == "anchors":
-            a = inp.anchors[metric]
-            usable.append((metric, w, lambda s, m=metric, lo=a["one_star"], hi=a["five_star"]: anchor_score(s.get(m), lo, hi)))
-        else:
-            usable.append((metric, w, lambda s, k=f"{metric}_stars": s.get(k)))
+        usable.append((metric, w, lambda s, h=how, m=metric, a=inp.anchors.get(metric): story_stars(h, m, s, a)))
     return usable
 
 
@@ -298,3 +307,39 @@ def _overall_row(inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
     if any(c["value"] is None for c in out["models"].values()):
         return _finish(out, None, [], [], [])
     return _finish(out, *_pairwise(inp, series, "higher", cfg), scale=1.0)
+
+
+def judge_row(preferences: Sequence[Any], models: Sequence[str], cfg: RatingConfig, note: str) -> dict[str, Any]:
+    """The Judge preference row (JUDGE_RULE): per model, the share of items the judge preferred its story
+    over the other models' (both orders agreeing; a tie counts half); per pair, the star table's test on
+    that pair's judgments (Holm over the pairs with three or more models). ``preferences``: judge.json's
+    pairs (judge.pairwise.PreferenceRow). No stars: a win rate is relative to the other candidates."""
+    shares: dict[str, dict[str, list[float]]] = {m: {} for m in models}
+    comps = []
+    for p in preferences:
+        if p.model_a not in shares or p.model_b not in shares:
+            continue
+        done = [(j.item_id, outcome_value(j.outcome)) for j in p.judgments if j.outcome is not None]
+        xa: dict[str, list[float]] = {}
+        for item, v in done:
+            xa.setdefault(item, []).append(v)
+            shares[p.model_a].setdefault(item, []).append(v)
+            shares[p.model_b].setdefault(item, []).append(1.0 - v)
+        xb = {item: [1.0 - v for v in vs] for item, vs in xa.items()}
+        c = compare_paired(p.model_a, p.model_b, xa, xb, list(xa), "higher", cfg)
+        if c is not None:
+            comps.append(c)
+    cells = {}
+    for m in models:
+        per_item = _item_means(shares[m])
+        cells[m] = (_cell(per_item, n=len(per_item)) if per_item
+                    else _cell([], None, "the judge compared no story of this model"))
+    out: dict[str, Any] = {"row": JUDGE_RULE.label, "kind": JUDGE_RULE.kind, "metric": JUDGE_RULE.metric,
+                           "unit": JUDGE_RULE.unit, "direction": "higher", "models": cells, "note": note}
+    complete = (len(models) >= 2 and all(c["value"] is not None for c in cells.values())
+                and len(comps) == len(models) * (len(models) - 1) // 2)
+    if not complete:
+        return _finish(out, None, comps, [], [])
+    comps = holm_row(comps, "higher", cfg)
+    winner, ranking, leaders = rank(list(models), comps)
+    return _finish(out, winner, comps, ranking, leaders, scale=1.0, unit="")

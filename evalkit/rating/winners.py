@@ -1,4 +1,4 @@
-"""Honest winners: per pair of models the cluster bootstrap of evalkit.power (suite items are the
+"""Honest winners: per pair of models the cluster bootstrap of evalkit.significance (suite items are the
 clusters, the samples of an item averaged inside it), Holm's correction over a row's pairs when more
 than two models are compared, then the model that beats every other, or 'tie' with what the run could
 have seen. The same ``clustered_test`` decides regress's quality and speed checks."""
@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.rating.config import RatingConfig
+from evalkit.significance import (
+    clustered_test,
+    fmt_diff,
+    holm_adjust,
+    resolve_text,
+    tie_text,
+)
 
 Values = Mapping[str, float | None | Sequence[float | None]]  # item -> one value, or one per sample
 
@@ -24,7 +31,7 @@ class Comparison:
     significant: bool
     better: str | None  # the better model when significant
     n: int  # paired items (1 for a single measurement)
-    test: Any = field(default=None, compare=False)  # the power.ClusteredTest behind it (None: margin rule)
+    test: Any = field(default=None, compare=False)  # the significance.ClusteredTest behind it (None: margin rule)
     unit: str | None = None  # the test's unit when it is not the row's (★ for calibrated rows)
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,8 +59,6 @@ def from_test(t: Any, unit: str | None = None) -> Comparison:
 def compare_paired(a: str, b: str, xa: Values, xb: Values, order: Sequence[str], direction: str,
                    cfg: RatingConfig, unit: str | None = None) -> Comparison | None:
     """Cluster bootstrap over the items both models have a value for; None when under two items."""
-    from evalkit.power import clustered_test
-
     t = clustered_test(a, b, as_samples(xa), as_samples(xb), direction, items=list(order),
                        confidence=cfg.confidence, resamples=cfg.bootstrap_resamples, seed=cfg.bootstrap_seed)
     return None if t is None else from_test(t, unit)
@@ -61,8 +66,6 @@ def compare_paired(a: str, b: str, xa: Values, xb: Values, order: Sequence[str],
 
 def holm_row(comps: Sequence[Comparison], direction: str, cfg: RatingConfig) -> list[Comparison]:
     """Holm-adjusted significance over a row's pairs (only with more than one pair: 3+ models)."""
-    from evalkit.power import holm_adjust
-
     if len(comps) < 2 or any(c.test is None for c in comps):
         return list(comps)
     tests = holm_adjust([c.test for c in comps], direction, cfg.confidence)
@@ -98,8 +101,6 @@ def row_test_text(comps: Sequence[Comparison], winner: str | None, leaders: Sequ
               unit: str = "★") -> tuple[str | None, float | None]:
     """(the row's test in words, its detectable difference in ``unit``). ``scale`` converts the test's
     unit into ``unit`` (anchor rows: stars per metric unit; 1 when the test ran on stars)."""
-    from evalkit.power import fmt_diff, resolve_text, tie_text
-
     tested = [c for c in comps if c.test is not None]
     if not tested or winner is None:
         return None, None

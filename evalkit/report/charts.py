@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from evalkit.report.format import fmt
 from evalkit.report.format import html_escape as esc
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
@@ -23,8 +24,6 @@ def _n(x: float) -> str:
 
 
 def _tick(x: float) -> str:
-    from evalkit.report.format import fmt
-
     return fmt(x)
 
 

@@ -7,17 +7,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit.report import (comparison_text, method_text, not_informative, star_cell_text, value_text,
-                            weights_text, winner_text)
+from rich.table import Table
+from rich.text import Text
+
+from evalkit.records import Rating
+from evalkit.report.text import (
+    comparison_text,
+    method_text,
+    not_informative,
+    star_cell_text,
+    value_text,
+    weights_text,
+    winner_text,
+)
 
 
-def print_tables(console: Any, rating: dict[str, Any]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    models = list(rating.get("models") or [])
-    rows = rating.get("rows") or []
-    stars = Table(title=Text(f"{rating.get('suite')} · split {rating.get('split')} · run {rating.get('run_id')}"),
+def print_tables(console: Any, rating: Rating) -> None:
+    models = list(rating.models)
+    rows = rating.rows
+    stars = Table(title=Text(f"{rating.suite} · split {rating.split} · run {rating.run_id}"),
                   title_justify="left")
     stars.add_column("Metric", style="bold")
     for m in models:
@@ -25,8 +33,8 @@ def print_tables(console: Any, rating: dict[str, Any]) -> None:
     stars.add_column("Winner")
     for row in rows:
         win = winner_text(row)
-        style = "bold green" if win not in ("n/a", "tie") and row.get("kind") == "overall" else None
-        stars.add_row(Text(row["row"]), *(Text(star_cell_text(row, row["models"].get(m) or {}), style="yellow")
+        style = "bold green" if win not in ("n/a", "tie") and row.kind == "overall" else None
+        stars.add_row(Text(row.row), *(Text(star_cell_text(row, row.models.get(m)), style="yellow")
                                           for m in models), Text(win, style=style or ""))
     console.print(stars)
 
@@ -38,18 +46,17 @@ def print_tables(console: Any, rating: dict[str, Any]) -> None:
         numbers.add_column(Text(m))
     numbers.add_column(Text(f"{models[0]} − {models[1]} [95% CI]" if len(models) == 2 else "Differences [95% CI]"))
     for row in rows:
-        comps = row.get("comparisons") or []
-        diff = "\n".join((f"{c['a']} − {c['b']}: " if len(models) > 2 else "") + comparison_text(c)
-                         + (" *" if c.get("significant") else "") for c in comps) or "n/a"
-        numbers.add_row(Text(row["row"]), Text(str(row.get("unit") or "")),
-                        *(Text(value_text(row["models"].get(m) or {})) for m in models), Text(diff))
+        diff = "\n".join((f"{c.a} − {c.b}: " if len(models) > 2 else "") + comparison_text(c)
+                         + (" *" if c.significant else "") for c in row.comparisons) or "n/a"
+        numbers.add_row(Text(row.row), Text(str(row.unit or "")),
+                        *(Text(value_text(row.models.get(m))) for m in models), Text(diff))
     console.print(numbers)
     for row in rows:  # what each row's test could see, and why a row has no stars
-        why = method_text(row, rating) if (row.get("test") or not_informative(row)) else ""
+        why = method_text(row, rating) if (row.test or not_informative(row)) else ""
         if why:
-            console.print(Text(f"{row['row']}: {why}", style="dim"))
+            console.print(Text(f"{row.row}: {why}", style="dim"))
     console.print(Text(
         "* significant at 95% (cluster bootstrap over suite items; memory and training time: a relative margin, no test). "
         f"Weights: {weights_text(rating)} · "
-        f"device: {rating.get('device') or 'unknown'} · suite: {rating.get('suite')} ({rating.get('split')})",
+        f"device: {rating.device or 'unknown'} · suite: {rating.suite} ({rating.split})",
         style="dim"))

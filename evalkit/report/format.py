@@ -10,7 +10,6 @@ import re
 from html import escape as _html_escape
 from typing import Any
 
-
 # ---------------------------------------------------------------- numbers
 
 def fmt(x: Any, unit: str = "") -> str:

@@ -10,27 +10,26 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
-from typing import Any
 
-from evalkit.report import (
+from evalkit.report.charts import bar_chart, color, scatter
+from evalkit.report.data import ReportData
+from evalkit.report.format import fmt, html_escape
+from evalkit.report.text import (
     AGREEMENT_HEADER,
     PREFERENCE_HEADER,
-    ReportData,
     calibration_notes,
     comparison_text,
     cut_rows,
     judge_section,
     method_text,
-    stars_source_rows,
     notes,
     provenance,
     star_cell_text,
+    stars_source_rows,
+    story_stars_text,
     value_text,
     winner_text,
 )
-from evalkit.report.charts import bar_chart, color, scatter
-from evalkit.report.format import fmt, html_escape
-from evalkit.report.format import stars_text as star_text
 
 TEMPLATE = Path(__file__).with_name("template.html")
 SCRIPT = """(function () {
@@ -89,11 +88,11 @@ def _star_table(data: ReportData) -> str:
     models = data.models
     head = "".join(f'<th style="border-top:3px solid {color(i)}">{e(m)}</th>' for i, m in enumerate(models))
     rows = []
-    for row in data.rating.get("rows", []):
-        cells = "".join(f'<td class="stars" title="{e(value_text(row["models"].get(m) or {}))}">'
-                        f'{e(star_cell_text(row, row["models"].get(m) or {}))}</td>' for m in models)
-        cls = ' class="overall"' if row.get("kind") == "overall" else ""
-        rows.append(f'<tr{cls}><th scope="row">{e(row["row"])}</th>{cells}<td class="win">{e(winner_text(row))}</td></tr>')
+    for row in data.rating.rows:
+        cells = "".join(f'<td class="stars" title="{e(value_text(row.models.get(m)))}">'
+                        f'{e(star_cell_text(row, row.models.get(m)))}</td>' for m in models)
+        cls = ' class="overall"' if row.kind == "overall" else ""
+        rows.append(f'<tr{cls}><th scope="row">{e(row.row)}</th>{cells}<td class="win">{e(winner_text(row))}</td></tr>')
     return ('<section id="stars"><h2>Star ratings</h2><table id="star-table"><thead><tr><th>Metric</th>'
             f'{head}<th>Winner</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
             '<p class="note">★ = one star, ½ = half a star (1 to 5); n/a = not measured or not comparable. A winner is '
@@ -104,12 +103,11 @@ def _numbers(data: ReportData) -> str:
     models, r = data.models, data.rating
     diff_head = f"{models[0]} − {models[1]} [95% CI]" if len(models) == 2 else "Differences [95% CI]"
     rows = []
-    for row in r.get("rows", []):
-        comps = row.get("comparisons") or []
-        diff = "<br>".join((e(f"{c['a']} − {c['b']}: ") if len(models) > 2 else "") + e(comparison_text(c))
-                           + (" ✓" if c.get("significant") else "") for c in comps) or "n/a"
-        cells = "".join(f"<td>{e(value_text(row['models'].get(m) or {}))}</td>" for m in models)
-        rows.append(f"<tr><th scope=\"row\">{e(row['row'])}</th><td class=\"note\">{e(row.get('unit') or '')}</td>"
+    for row in r.rows:
+        diff = "<br>".join((e(f"{c.a} − {c.b}: ") if len(models) > 2 else "") + e(comparison_text(c))
+                           + (" ✓" if c.significant else "") for c in row.comparisons) or "n/a"
+        cells = "".join(f"<td>{e(value_text(row.models.get(m)))}</td>" for m in models)
+        rows.append(f"<tr><th scope=\"row\">{e(row.row)}</th><td class=\"note\">{e(row.unit or '')}</td>"
                     f"{cells}<td>{diff}</td><td class=\"note\">{e(method_text(row, r))}</td></tr>")
     head = "".join(f"<th>{e(m)}</th>" for m in models)
     return ('<section id="numbers"><h2>Numbers</h2><p class="note">Mean per story with its 95% bootstrap CI; ✓ = '
@@ -121,19 +119,20 @@ def _numbers(data: ReportData) -> str:
 def _charts(data: ReportData) -> str:
     models = data.models
     svgs = []
-    for row in data.rating.get("rows", []):
-        cells = [row["models"].get(m) or {} for m in models]
-        if all(c.get("value") is None for c in cells):
+    for row in data.rating.rows:
+        cells = [row.models.get(m) for m in models]
+        if all(c is None or c.value is None for c in cells):
             continue
-        bars = [(m, c.get("value"), c.get("ci_low"), c.get("ci_high")) for m, c in zip(models, cells)]
-        svgs.append(bar_chart(f"{row['row']} ({row.get('metric') or 'stars'})", "", bars))
+        bars = [(m, c.value, c.ci_low, c.ci_high) if c is not None else (m, None, None, None)
+                for m, c in zip(models, cells)]
+        svgs.append(bar_chart(f"{row.row} ({row.metric or 'stars'})", "", bars))
     overall, speed, memory = data.row("Overall Quality"), data.row("Inference Speed"), data.row("Memory Efficiency")
     for cost, label in ((speed, "seconds per story"), (memory, "GB peak memory")):
         if not overall or not cost:
             continue
-        pts = {m: (cost["models"][m]["value"], overall["models"][m]["value"]) for m in models
-               if (cost["models"].get(m) or {}).get("value") is not None
-               and (overall["models"].get(m) or {}).get("value") is not None}
+        pts = {m: (cost.models[m].value, overall.models[m].value) for m in models
+               if m in cost.models and cost.models[m].value is not None
+               and m in overall.models and overall.models[m].value is not None}
         svg = scatter(f"Overall Quality vs {label}", label, "Overall Quality", pts, models) if pts else ""
         if svg:
             svgs.append(svg)
@@ -147,14 +146,14 @@ def _charts(data: ReportData) -> str:
 def _anchors(data: ReportData) -> str:
     r = data.rating
     rows = []
-    for row in r.get("rows", []):
-        if row.get("kind") != "quality":
+    for row in r.rows:
+        if row.kind != "quality":
             continue
-        a = (r.get("anchors") or {}).get(row.get("metric") or "") or {}
-        kinds = ", ".join(f"{k} {fmt(v)}" for k, v in (a.get("degenerate") or {}).items()) or a.get("note") or "n/a"
-        rows.append(f"<tr><th scope=\"row\">{e(row['row'])}</th><td>{e(row.get('metric') or 'n/a')}</td>"
-                    f"<td>{e(fmt(a.get('one_star')))}</td><td>{e(fmt(a.get('five_star')))}</td><td>{e(kinds)}</td>"
-                    f"<td>{e(a.get('n') or 0)}</td></tr>")
+        a = r.anchors.get(row.metric or "")
+        kinds = (", ".join(f"{k} {fmt(v)}" for k, v in (a.degenerate or {}).items()) or a.note or "n/a") if a else "n/a"
+        rows.append(f"<tr><th scope=\"row\">{e(row.row)}</th><td>{e(row.metric or 'n/a')}</td>"
+                    f"<td>{e(fmt(a.one_star if a else None))}</td><td>{e(fmt(a.five_star if a else None))}</td>"
+                    f"<td>{e(kinds)}</td><td>{e((a.n if a else 0) or 0)}</td></tr>")
     cut_html = "".join(
         f"<tr><th scope=\"row\">{e(name)}</th><td>{e(metric)}</td>"
         + "".join(f"<td>{'≤ ' if i == 0 else '≥ ' if i == 4 else ''}{e(fmt(c))}</td>" for i, c in enumerate(cuts))
@@ -208,9 +207,6 @@ def _stories(data: ReportData) -> str:
     models = data.models
     genres = sorted({s.genre for s in data.stories})
     options = "".join(f'<option value="{e(g)}">{e(g)}</option>' for g in genres)
-    quality = {r["metric"]: r["row"] for r in data.rating.get("rows", []) if r.get("kind") == "quality" and r.get("metric")
-               and any(c.get("stars") is not None for c in r["models"].values())}  # rows whose anchors rate
-    anchors = data.rating.get("anchors") or {}
     arts = []
     for s in data.stories:
         chars = "; ".join(f"{n} ({d})" if d else n for n, d in s.characters) or "n/a"
@@ -222,7 +218,7 @@ def _stories(data: ReportData) -> str:
             elif out.error:
                 body = f'<p class="error">generation failed: {e(out.error)}</p>'
             else:
-                score_rows = "".join(_score_row(k, v, quality, anchors) for k, v in sorted(out.scores.items()))
+                score_rows = "".join(_score_row(data, k, v, out.scores) for k, v in sorted(out.scores.items()))
                 body = f'<div class="text">{e(out.text)}</div><table class="scores">{score_rows}</table>'
             cols.append(f'<div class="col" style="border-top-color:{color(i)}"><h4>{e(m)}</h4>{body}</div>')
         arts.append(
@@ -237,13 +233,11 @@ def _stories(data: ReportData) -> str:
             f'<span id="story-count">{len(data.stories)} prompts</span></div>{"".join(arts)}</section>')
 
 
-def _score_row(metric: str, value: float | None, quality: dict[str, str], anchors: dict[str, Any]) -> str:
-    """One metric of one story; a quality row's metric also shows this story's stars on the anchors."""
-    from evalkit.rating import anchor_score, stars
-
-    if metric not in quality:
+def _score_row(data: ReportData, metric: str, value: float | None, scores: dict[str, float | None]) -> str:
+    """One metric of one story; a quality row's metric also shows the stars that row gave this story."""
+    shown = story_stars_text(data.rating, metric, scores)
+    if shown is None:
         return f"<tr><td>{e(metric)}</td><td>{e(fmt(value))}</td><td></td></tr>"
-    a = anchors.get(metric) or {}
-    st = None if a.get("note") else stars(anchor_score(value, a.get("one_star"), a.get("five_star")))
-    return (f"<tr><td>{e(quality[metric])} · {e(metric)}</td><td>{e(fmt(value))}</td>"
-            f'<td class="stars">{e(star_text(st)) if st is not None else ""}</td></tr>')
+    row, stars = shown
+    return (f"<tr><td>{e(row)} · {e(metric)}</td><td>{e(fmt(value))}</td>"
+            f'<td class="stars">{e(stars)}</td></tr>')

@@ -6,24 +6,23 @@ like ``a|b <script>`` cannot break a table or inject HTML into a Markdown viewer
 
 from __future__ import annotations
 
-
-from evalkit.report import (
+from evalkit.report.data import ReportData
+from evalkit.report.format import fmt, md_escape
+from evalkit.report.text import (
     AGREEMENT_HEADER,
     PREFERENCE_HEADER,
-    ReportData,
-    comparison_text,
     calibration_notes,
+    comparison_text,
     cut_rows,
     judge_section,
     method_text,
     notes,
     provenance,
-    stars_source_rows,
     star_cell_text,
+    stars_source_rows,
     value_text,
     winner_text,
 )
-from evalkit.report.format import fmt, md_escape
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -39,11 +38,11 @@ def render_markdown(data: ReportData) -> str:
 
     lines += ["## Star ratings", ""]
     rows = []
-    for row in r.get("rows", []):
-        cells = [star_cell_text(row, row["models"].get(m) or {}) for m in models]
-        name = f"**{md_escape(row['row'])}**"
+    for row in r.rows:
+        cells = [star_cell_text(row, row.models.get(m)) for m in models]
+        name = f"**{md_escape(row.row)}**"
         win = md_escape(winner_text(row))
-        rows.append([name, *cells, f"**{win}**" if row.get("kind") == "overall" and win not in ("n/a", "tie") else win])
+        rows.append([name, *cells, f"**{win}**" if row.kind == "overall" and win not in ("n/a", "tie") else win])
     lines += _table(["Metric", *map(md_escape, models), "Winner"], rows)
     lines += ["", "★ = one star, ½ = half a star (1 to 5 stars); n/a = not measured or not comparable. "
               "A winner is named only when the difference is significant (see Numbers); otherwise the row is a tie.", ""]
@@ -55,13 +54,12 @@ def render_markdown(data: ReportData) -> str:
     header += [f"{md_escape(models[0])} − {md_escape(models[1])} [95% CI]"] if two else []
     header += ["Test"]
     rows = []
-    for row in r.get("rows", []):
-        cells = [value_text(row["models"].get(m) or {}) for m in models]
+    for row in r.rows:
+        cells = [value_text(row.models.get(m)) for m in models]
         extra = []
         if two:
-            comp = (row.get("comparisons") or [None])[0]
-            extra = [comparison_text(comp) if comp else "n/a"]
-        rows.append([md_escape(row["row"]), md_escape(row.get("unit") or ""), *cells, *extra,
+            extra = [comparison_text(row.comparisons[0]) if row.comparisons else "n/a"]
+        rows.append([md_escape(row.row), md_escape(row.unit or ""), *cells, *extra,
                      md_escape(method_text(row, r))])
     lines += _table(header, rows)
     lines.append("")
@@ -69,11 +67,11 @@ def render_markdown(data: ReportData) -> str:
     if len(models) > 2:
         lines += ["## Pairwise tests", ""]
         rows = []
-        for row in r.get("rows", []):
-            for c in row.get("comparisons") or []:
-                rows.append([md_escape(row["row"]), f"{md_escape(c['a'])} − {md_escape(c['b'])}", comparison_text(c),
-                             ("yes" if c.get("significant") else "no") + (" (margin, no test)" if c.get("ci_low") is None else ""),
-                             md_escape(c.get("better") or "—")])
+        for row in r.rows:
+            for c in row.comparisons:
+                rows.append([md_escape(row.row), f"{md_escape(c.a)} − {md_escape(c.b)}", comparison_text(c),
+                             ("yes" if c.significant else "no") + (" (margin, no test)" if c.ci_low is None else ""),
+                             md_escape(c.better or "—")])
         lines += _table(["Metric", "Difference", "Value [95% CI]", "Significant", "Better"], rows) if rows else ["No comparisons."]
         lines.append("")
 
@@ -110,13 +108,14 @@ def _anchor_section(data: ReportData) -> list[str]:
              "not beat their degenerate copies (paired test over the items) is not informative on this suite: no stars, "
              "no winner. Overall Quality is the weighted mean, story by story, of the quality rows' stars.", ""]
     rows = []
-    for row in r.get("rows", []):
-        if row.get("kind") != "quality":
+    for row in r.rows:
+        if row.kind != "quality":
             continue
-        a = (r.get("anchors") or {}).get(row.get("metric") or "") or {}
-        kinds = ", ".join(f"{k} {fmt(v)}" for k, v in (a.get("degenerate") or {}).items())
-        rows.append([md_escape(row["row"]), md_escape(row.get("metric") or "n/a"), fmt(a.get("one_star")),
-                     fmt(a.get("five_star")), md_escape(kinds or a.get("note") or "n/a"), str(a.get("n") or 0)])
+        a = r.anchors.get(row.metric or "")
+        kinds = ", ".join(f"{k} {fmt(v)}" for k, v in ((a.degenerate if a else None) or {}).items())
+        rows.append([md_escape(row.row), md_escape(row.metric or "n/a"), fmt(a.one_star if a else None),
+                     fmt(a.five_star if a else None), md_escape(kinds or (a.note if a else None) or "n/a"),
+                     str((a.n if a else 0) or 0)])
     lines += _table(["Row", "Metric", "1★ level", "5★ level (references)", "Degenerate kinds (mean)", "References"], rows)
     lines.append("")
     cuts = cut_rows(r)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
 from evalkit.regress import Check, RegressResult
 from evalkit.report.format import fmt_num
 from evalkit.report.format import md_escape_backslash as md_escape
@@ -79,10 +83,6 @@ def render_md(r: RegressResult) -> str:
 
 
 def print_table(r: RegressResult) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     t = Table(title=f"{r.candidate.run_id} vs {r.baseline.run_id} ({r.baseline.suite}/{r.baseline.split})")
     for name, just in (("Model", "left"), ("Metric", "left"), ("Baseline", "right"), ("Candidate", "right"),

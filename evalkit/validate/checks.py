@@ -14,8 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from evalkit.score_cache import ScoreCache
+from evalkit.scorers.base import ScoringContext, StoryInput
+from evalkit.scorers.reading_level import ReadingLevelScorer
+from evalkit.scorers.repetition import RepetitionScorer
+from evalkit.scorers.text import sentence_key, sentences, words
+from evalkit.scorers.vocabulary import VocabularyScorer
+from evalkit.scoring import cached_score_stories
+from evalkit.stats import SEED, resample_means
+
 BOOT = 1000
-SEED = 20240601
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,11 +64,6 @@ def reference_ranges(d: Path) -> list[dict]:
 def roc_shuffle(d: Path, n_pairs: int, scorers: Sequence[Any], context: Any, cache_dir: Any,
                 metrics: Sequence[str]) -> dict[str, dict]:
     """Each ROC story as written and as its shuffled twin, scored through the score cache (no prompt)."""
-    from evalkit.score_cache import cached_score_stories
-    from evalkit.scorers.base import StoryInput
-
-    from evalkit.score_cache import ScoreCache
-
     pairs = roc_pairs(d)[:n_pairs]
     cache = ScoreCache(cache_dir) if cache_dir is not None else None
     orig, shuf = [], []
@@ -104,8 +109,6 @@ def inject(sents: list[str], rate: float, mode: str, seed: int) -> list[str]:
     """Insert copies of the story's own sentences until ``rate`` of the sentences are repeats.
     scattered: copies of random sentences at random places; tail: copies of the last sentence at the end
     (a loop). The same seed gives nested edits: a higher rate adds to the lower rate's copies."""
-    from evalkit.scorers.text import sentence_key
-
     n = len(sents)
     k = round(rate * n / (1 - rate)) if rate < 1 else 0
     if mode == "tail":  # the last sentence that has words (a closing quote mark alone is no sentence)
@@ -122,12 +125,7 @@ def inject(sents: list[str], rate: float, mode: str, seed: int) -> list[str]:
 def repetition_dose_response(corpora: dict[str, list[str]], per_corpus: int, scorer_names=("repetition",)) -> dict:
     """Spearman of each repetition metric with the injected rate: per story (mean over stories) and
     over the corpus means."""
-    import numpy as np
     from scipy.stats import spearmanr
-
-    from evalkit.scorers.base import ScoringContext, StoryInput
-    from evalkit.scorers.repetition import RepetitionScorer
-    from evalkit.scorers.text import sentences
 
     metrics = {"seq_rep_4": 1, "repeated_sentences": 1, "compression_ratio": 1, "loop": 1, "distinct_2": -1}
     result: dict[str, Any] = {}
@@ -163,21 +161,13 @@ def repetition_dose_response(corpora: dict[str, list[str]], per_corpus: int, sco
 # ---------- reading level, vocabulary, word list ----------
 
 def corpus_levels(corpora: dict[str, list[str]], boot: int = BOOT) -> dict[str, dict]:
-    import numpy as np
-
-    from evalkit.scorers.base import ScoringContext, StoryInput
-    from evalkit.scorers.reading_level import ReadingLevelScorer
-    from evalkit.scorers.text import words
-    from evalkit.scorers.vocabulary import VocabularyScorer
-
     out = {}
-    rng = np.random.default_rng(SEED)
     for name, texts in corpora.items():
         inputs = [StoryInput(t) for t in texts]
         rl = ReadingLevelScorer().score(inputs, ScoringContext())
         vo = VocabularyScorer().score(inputs, ScoringContext())
         g = np.array([r.values["fk_grade"] for r in rl if r.values["fk_grade"] is not None])
-        means = [g[rng.integers(0, g.size, g.size)].mean() for _ in range(boot)]
+        means = resample_means(g, boot)
         n_words = sum(len(words(t)) for t in texts)
         hits = sum(r.values["unsuitable_words"] or 0 for r in rl)
         out[name] = {

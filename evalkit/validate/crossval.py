@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from evalkit.errors import EvalkitError
+
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
 def grouped_folds(groups: Sequence[Any], k: int) -> list[tuple[Any, Any]]:
     """(train indices, test indices) per fold; every group lies wholly on one side of each fold."""
-    import numpy as np
     from sklearn.model_selection import GroupKFold
-
-    from evalkit.errors import EvalkitError
 
     groups = np.asarray(groups)
     n_groups = len(set(groups.tolist()))
@@ -30,8 +31,6 @@ def grouped_folds(groups: Sequence[Any], k: int) -> list[tuple[Any, Any]]:
 
 
 def _standardize(X, mean=None, sd=None):
-    import numpy as np
-
     if mean is None:
         mean = np.nanmean(X, axis=0)
         sd = np.nanstd(X, axis=0)
@@ -42,7 +41,6 @@ def _standardize(X, mean=None, sd=None):
 
 def _choose_alpha(X, y, groups, k: int, alphas=ALPHAS) -> float:
     """The ridge penalty with the best mean out-of-fold Kendall tau, by grouped CV on (X, y) only."""
-    import numpy as np
     from scipy.stats import kendalltau
     from sklearn.linear_model import Ridge
 
@@ -63,7 +61,6 @@ def _choose_alpha(X, y, groups, k: int, alphas=ALPHAS) -> float:
 def cross_validated_ridge(X, y, groups, k: int, alphas=ALPHAS, fit_mask=None) -> tuple[Any, list[float]]:
     """Out-of-fold predictions for every row and the penalty chosen in each outer fold. Only rows in
     ``fit_mask`` (default: all) with a rating are fitted on; every row of a held-out group is predicted."""
-    import numpy as np
     from sklearn.linear_model import Ridge
 
     X, y, groups = np.asarray(X, dtype=float), np.asarray(y, dtype=float), np.asarray(groups)
@@ -82,7 +79,6 @@ def cross_validated_ridge(X, y, groups, k: int, alphas=ALPHAS, fit_mask=None) ->
 def fit_ridge(X, y, groups, k: int, alphas=ALPHAS) -> tuple[float, Any, Any, Any]:
     """Refit on all the data: (alpha chosen by grouped CV, weights per standardized feature, means, sds).
     A scorer ships these as sigmoid(sum w_i z_i / scale) with scale = the sd of sum w_i z_i (``linear_sd``)."""
-    import numpy as np
     from sklearn.linear_model import Ridge
 
     X, y, groups = np.asarray(X, dtype=float), np.asarray(y, dtype=float), np.asarray(groups)
@@ -94,7 +90,5 @@ def fit_ridge(X, y, groups, k: int, alphas=ALPHAS) -> tuple[float, Any, Any, Any
 
 def linear_sd(X, weights, means, sds) -> float:
     """sd of the fitted combination's linear part over X (puts a shipped score's sigmoid on a unit scale)."""
-    import numpy as np
-
     Z, _, _ = _standardize(np.asarray(X, dtype=float), means, sds)
     return float(np.std(Z @ np.asarray(weights)))

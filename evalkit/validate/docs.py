@@ -9,10 +9,16 @@ in-sample.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from evalkit.records import write_text
+from evalkit.scorers.coherence import CoherenceScorer
+from evalkit.stories import load_scorer_specs
+from evalkit.validate import checks
+from evalkit.validate.checks import RATES
 from evalkit.validate.record import MetricResult, ValidationRecord
 from evalkit.validate.report import fmt, markdown, md_escape
 
@@ -166,8 +172,6 @@ def render(rec: ValidationRecord, scorers: list[Any], checks_res: dict[str, Any]
 
 
 def _repetition(dose: dict, w) -> None:
-    from evalkit.validate.checks import RATES
-
     w("## Repetition")
     w("")
     w("Real children's stories get copies of their own sentences inserted until "
@@ -202,9 +206,6 @@ def _levels(lv: dict, ranges: list, w) -> None:
 
 
 def run_checks(context: Any, cache_dir: Any, roc_pairs: int, per_corpus: int = 100) -> dict[str, Any]:
-    from evalkit.scorers.coherence import CoherenceScorer
-    from evalkit.validate import checks
-
     d = checks.data_dir()
     if d is None:
         return {}
@@ -239,10 +240,6 @@ def write_docs(path: Path, rec: ValidationRecord, scorers: list[Any], context: A
                roc_pairs: int = 1000) -> None:
     """Run the rating-free checks, then write the Markdown and, next to it, every number it was rendered
     from (``stored_path``): ``render_stored`` rebuilds the same Markdown from that file alone."""
-    import json
-
-    from evalkit.records import write_text
-
     res = run_checks(context, cache_dir, roc_pairs)
     genre = _genre_section(context)
     specs = [f"{type(s).__module__}:{type(s).__name__}" for s in scorers]  # MODULE:CLASS loads any scorer
@@ -260,10 +257,6 @@ def _plain(v: Any) -> Any:
 def render_stored(json_path: Path) -> str:
     """docs/metrics.md from its stored inputs and the scorers' code as it is now (their docstrings):
     a test compares it with docs/metrics.md, so the file never drifts from its generator."""
-    import json
-
-    from evalkit.commands.validate import load_scorer_specs
-
     data = json.loads(Path(json_path).read_text(encoding="utf-8"))
     rec = ValidationRecord.model_validate(data["validation"])
     checks_res = {**data["checks"], "dose": _dose_from_json(data["checks"].get("dose") or [])}

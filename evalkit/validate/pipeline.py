@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from evalkit.records import utcnow
+from evalkit.score_cache import ScoreCache
 from evalkit.scorers.base import Scorer, ScoringContext, StoryInput
+from evalkit.scorers.text import clean, words
+from evalkit.scoring import cached_score_stories
+from evalkit.validate.crossval import cross_validated_ridge, fit_ridge, linear_sd
 from evalkit.validate.ratings import Ratings
 from evalkit.validate.record import FittedCombination, MetricResult, ValidationRecord
 from evalkit.validate.stats import BOOTSTRAP, SEED, agreement, system_rank
@@ -22,11 +30,7 @@ def score_ratings(ratings: Ratings, scorers: Sequence[Scorer], context: ScoringC
     """One column per metric, aligned with ``ratings.frame`` (plus n_words). Each system's stories are
     scored together: corpus scorers compare a story with the other stories of its system. ``progress``
     hears of each system done, ``advance(n)`` of n more stories done (a progress bar)."""
-    import numpy as np
     import pandas as pd
-
-    from evalkit.score_cache import ScoreCache, cached_score_stories
-    from evalkit.scorers.text import clean, words
 
     frame = ratings.frame
     cache = ScoreCache(cache_dir) if cache_dir is not None else None
@@ -67,11 +71,6 @@ def _fit_sets(scorers: Sequence[Scorer], scores) -> dict[str, list[str]]:
 
 def measure(ratings: Ratings, scores, directions: dict[str, str], boot: int = BOOTSTRAP, seed: int = SEED,
             cv: int | None = None, scorers: Sequence[Scorer] = (), extra: dict[str, Any] | None = None) -> ValidationRecord:
-    import numpy as np
-
-    from evalkit.records import utcnow
-    from evalkit.validate.crossval import cross_validated_ridge, fit_ridge, linear_sd
-
     frame = ratings.frame
     human = ratings.human_system
     machine = (frame["system"] != human).to_numpy() if human else np.ones(len(frame), dtype=bool)
@@ -129,7 +128,6 @@ def validate(ratings: Ratings, scorers: Sequence[Scorer], context: ScoringContex
     scoring_s = time.perf_counter() - t
     directions = {m.name: m.direction for s in scorers for m in s.metrics}
     directions[LENGTH] = "none"
-    from threadpoolctl import threadpool_limits
 
     t = time.perf_counter()
     with threadpool_limits(1):  # small matrices: BLAS threads only contend on a shared machine

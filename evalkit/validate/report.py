@@ -4,7 +4,11 @@ Metric names come from scorers (installed plugins included) and are escaped befo
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
+
+from rich.markup import escape
+from rich.table import Table
 
 from evalkit.validate.record import Estimate, MetricResult, ValidationRecord
 
@@ -19,8 +23,6 @@ def fmt(e: Estimate | None, ci: bool = True) -> str:
 
 
 def md_escape(text: str) -> str:
-    import html
-
     return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
@@ -31,9 +33,6 @@ def _label(r: MetricResult) -> str:
 
 
 def rich_table(rec: ValidationRecord, criteria: Sequence[str] | None = None):
-    from rich.markup import escape
-    from rich.table import Table
-
     t = Table(title=f"Agreement with people: {escape(rec.source)} ({rec.n_stories} stories, {rec.n_groups} groups)",
               caption="τ: Kendall tau-b; [95% interval, bootstrap over groups]; pooled = all machine stories (HANNA's convention)")
     for col in ("metric", "criterion", "pooled τ", "per-group τ", "system τ", "pooled ρ", "τ | length"):

@@ -12,19 +12,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
+from evalkit.stats import SEED, resample_indices
 from evalkit.validate.record import Agreement, Estimate
 
 BOOTSTRAP = 1000
-SEED = 20240601
 
 
 @lru_cache(maxsize=8)
 def group_draws(n_groups: int, boot: int = BOOTSTRAP, seed: int = SEED):
     """boot x n_groups counts: how often each group is drawn in each bootstrap sample (read-only)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, n_groups, size=(boot, n_groups))
+    picks = resample_indices(n_groups, boot, seed)
     counts = np.zeros((boot, n_groups))
     np.add.at(counts, (np.repeat(np.arange(boot), n_groups), picks.ravel()), 1)
     counts.flags.writeable = False
@@ -32,8 +31,6 @@ def group_draws(n_groups: int, boot: int = BOOTSTRAP, seed: int = SEED):
 
 
 def _est(value: float, boots: Any) -> Estimate:
-    import numpy as np
-
     v = None if value is None or not np.isfinite(value) else float(value)
     b = np.asarray(boots, dtype=float)
     b = b[np.isfinite(b)]
@@ -44,8 +41,6 @@ def _est(value: float, boots: Any) -> Estimate:
 
 
 def _qform(c, A):
-    import numpy as np
-
     return ((c @ A) * c).sum(axis=1)
 
 
@@ -53,28 +48,20 @@ class _Pooled:
     """Pooled statistics over stories, evaluated at any group-count vector."""
 
     def __init__(self, gidx, n_groups: int):
-        import numpy as np
-
         # stories arrive sorted by group and every group has one: block sums are two reduceats
         assert np.all(np.diff(gidx) >= 0) and len(set(gidx.tolist())) == n_groups
         self.starts = np.flatnonzero(np.r_[True, np.diff(gidx) > 0])
         self.gidx = gidx
 
     def _rowsum(self, M):
-        import numpy as np
-
         return np.add.reduceat(M, self.starts, axis=0)
 
     def _sum(self, M):
-        import numpy as np
-
         return np.add.reduceat(self._rowsum(M), self.starts, axis=1)
 
     def tau(self, x, y, counts, within: bool = False):
         """Kendall tau-b at counts = ones (1 x G) and at each bootstrap row; with ``within``, also the
         tau-b inside each group (the diagonal blocks)."""
-        import numpy as np
-
         sx, sy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
         A, Tx, Ty = self._sum(sx * sy), self._sum(np.abs(sx)), self._sum(np.abs(sy))
         num = _qform(counts, A)
@@ -89,8 +76,6 @@ class _Pooled:
 
     def spearman(self, x, y, counts):
         """Spearman rho (Pearson of mid-ranks) of the multiset each count row describes."""
-        import numpy as np
-
         w = counts[:, self.gidx]  # boot x n: copies of each story
 
         def ranks(v):
@@ -110,8 +95,6 @@ class _Pooled:
 
 def _rows_tau(X, Y):
     """Kendall tau-b of each row pair (rows: bootstrap draws, columns: systems); NaN columns ignored."""
-    import numpy as np
-
     dx = np.nan_to_num(np.sign(X[:, :, None] - X[:, None, :]))
     dy = np.nan_to_num(np.sign(Y[:, :, None] - Y[:, None, :]))
     num = (dx * dy).sum((1, 2))
@@ -121,7 +104,6 @@ def _rows_tau(X, Y):
 
 
 def _rows_spearman(X, Y):
-    import numpy as np
     from scipy.stats import rankdata
 
     rx, ry = rankdata(X, axis=1), rankdata(Y, axis=1)
@@ -133,8 +115,6 @@ def _rows_spearman(X, Y):
 
 def _within_pearson(a, b, gidx, n_groups):
     """Pearson r of a and b inside each group (Spearman when a and b are within-group ranks)."""
-    import numpy as np
-
     n = np.bincount(gidx, minlength=n_groups).astype(float)
     ma, mb = np.bincount(gidx, a, n_groups) / n, np.bincount(gidx, b, n_groups) / n
     da, db = a - ma[gidx], b - mb[gidx]
@@ -149,8 +129,6 @@ def agreement(metric, rating, system, group, length=None, boot: int = BOOTSTRAP,
     """Every agreement statistic of one metric with one rating over the stories given.
 
     ``system`` and ``group`` are labels per story; stories with a missing metric or rating are left out."""
-    import numpy as np
-
     metric, rating = np.asarray(metric, dtype=float), np.asarray(rating, dtype=float)
     ok = np.isfinite(metric) & np.isfinite(rating)
     if length is not None:
@@ -209,8 +187,6 @@ def agreement(metric, rating, system, group, length=None, boot: int = BOOTSTRAP,
 
 def system_rank(values, system, name: str, higher_is_better: bool = True) -> int | None:
     """Rank (1 = best) of system ``name`` by its mean value."""
-    import numpy as np
-
     values = np.asarray(values, dtype=float)
     system = np.asarray(system)
     means = {s: np.nanmean(values[system == s]) for s in set(system.tolist()) if np.isfinite(values[system == s]).any()}

@@ -1,5 +1,5 @@
-"""The Judge preference row (rating.json) and the Judge section of the reports, from a stored judge.json:
-numbers only, no model."""
+"""The Judge preference row (rating.json, built by its row rule in evalkit.rating) and the Judge section of
+the reports, from a stored judge.json: numbers only, no model."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 
 from evalkit.judge.consistency import ConsistencyReport, MetricAgreement
 from evalkit.judge.pairwise import PairJudgment, summarize_pairs
-from evalkit.judge.run import FILE, JudgeRun, preference_row
+from evalkit.judge.run import FILE, JudgeRun
+from evalkit.rating import judge_row
 from evalkit.records import JudgeRef, RatingRow, write_json
-from evalkit.stats import paired_bootstrap_ci
+from evalkit.stats import mean_summary, paired_bootstrap_ci
 
 CFG = SimpleNamespace(bootstrap_resamples=2000, bootstrap_seed=7, confidence=0.95)
 ITEMS = [f"i{n}" for n in range(6)]
@@ -33,6 +34,10 @@ def _run(prefs, warnings=(), judge_label="judge-x") -> JudgeRun:
                     preferences=prefs, consistency=cons)
 
 
+def preference_row(run: JudgeRun, models: list[str], cfg) -> dict:
+    return judge_row(run.preferences, models, cfg, f"judge {run.judge.label}; {run.consistency.missing} judge answers missing")
+
+
 def test_three_models_cells_intervals_and_winner():
     # a beats b on every item, a beats c on 4 of 6 (one tie, one loss), b and c tie throughout
     run = _run([_pair("a", "b", ["a"] * 6), _pair("a", "c", ["a", "a", "a", "a", "tie", "b"]),
@@ -42,8 +47,8 @@ def test_three_models_cells_intervals_and_winner():
     # per item, a model's share averaged over its opponents
     a_items = [1.0] * 4 + [0.75, 0.5]
     assert row["models"]["a"]["value"] == pytest.approx(sum(a_items) / 6)
-    assert (row["models"]["a"]["ci_low"], row["models"]["a"]["ci_high"]) == pytest.approx(
-        paired_bootstrap_ci(a_items, CFG.bootstrap_resamples, CFG.bootstrap_seed, CFG.confidence))
+    summary = mean_summary(a_items)  # a cell's interval, as every row's
+    assert (row["models"]["a"]["ci_low"], row["models"]["a"]["ci_high"]) == pytest.approx((summary["ci_low"], summary["ci_high"]))
     c_items = [0.5 * (0 + 0.5)] * 4 + [0.5 * (0.5 + 0.5), 1.0]  # item i5: b-c unanswered, c beat a
     assert row["models"]["c"]["value"] == pytest.approx(sum(c_items) / 6) and row["models"]["c"]["n"] == 6
     comps = {(c["a"], c["b"]): c for c in row["comparisons"]}
@@ -53,7 +58,8 @@ def test_three_models_cells_intervals_and_winner():
     lo, hi = paired_bootstrap_ci([1.0] * 4 + [0.0, -1.0], CFG.bootstrap_resamples, CFG.bootstrap_seed, CFG.confidence,
                                  clusters=ITEMS)
     assert (comps[("a", "c")]["ci_low"], comps[("a", "c")]["ci_high"]) == pytest.approx((lo, hi))
-    assert row["winner"] == ("a" if comps[("a", "c")]["significant"] else "tie")
+    assert comps[("a", "c")]["p_holm"] is not None  # three models: Holm over the row's pairs, as the eight rows
+    assert row["winner"] == ("a" if comps[("a", "c")]["significant"] else "tie") and row["test"]
     assert row["ranking"][0] == "a" and all(c["stars"] is None for c in row["models"].values())
     assert "1 judge answers missing" in row["note"]
 
@@ -74,7 +80,7 @@ def test_reports_show_the_row_and_the_judge_section_escaped(run_builder, tmp_pat
                                     warnings=[f"the judge is also the candidate {payload}"], judge_label=payload))
     ctx = RunContext.load(run_dir)
     rating = ensure_rated(ctx, force=True)
-    assert [r["row"] for r in rating["rows"]] == [*ROWS, "Judge preference"]
+    assert [r.row for r in rating.rows] == [*ROWS, "Judge preference"]
     md_path, html_path = ensure_reported(ctx, rating)
     md, html = md_path.read_text(), html_path.read_text()
     assert "| **Judge preference** | 92% preferred | 8% preferred |" in md
@@ -83,14 +89,15 @@ def test_reports_show_the_row_and_the_judge_section_escaped(run_builder, tmp_pat
     assert 'id="judge-agreement"' in html and "judge_coherence" in html
     # the stored rating is valid and a rerate without judge.json drops the row
     (run_dir / FILE).unlink()
-    assert [r["row"] for r in ensure_rated(RunContext.load(run_dir), force=True)["rows"]] == list(ROWS)
+    assert [r.row for r in ensure_rated(RunContext.load(run_dir), force=True).rows] == list(ROWS)
 
 
 def test_the_automatic_counterpart_is_the_metric_on_the_same_row_of_the_suite(tmp_path):
     from evalkit.judge.run import counterparts
+    from evalkit.rating import load_rating_config
     from evalkit.suites import load_suite
     from run_folders import make_suite
 
-    got = counterparts(load_suite(make_suite(tmp_path)))  # its [rating] puts distinct_2 on Story Coherence
+    got = counterparts(load_rating_config(load_suite(make_suite(tmp_path)).config).quality)  # its [rating] puts distinct_2 on Story Coherence
     assert got["judge_coherence"] == "distinct_2" and got["judge_genre"] == "seq_rep_4"
     assert got["judge_creativity"] == "creativity" and got["judge_age"] == "reading_band_fit"

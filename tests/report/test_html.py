@@ -110,3 +110,56 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     res = run_chromium(tmp_path, url, f"--screenshot={shot}", "--window-size=1280,2400", "--hide-scrollbars")
     assert res.returncode == 0 and shot.exists() and shot.stat().st_size > 20_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_story_shows_the_stars_its_row_averaged(scored_run: Path, report: Path) -> None:
+    """Issue 21: a story's stars in the story view are its stored <metric>_stars (rounded to halves as the
+    table shows them) on a calibrated row, never stars recomputed from the anchors."""
+    import html as html_lib
+    import json
+
+    from evalkit.rating.stars import round_half
+    from evalkit.records import Rating
+    from evalkit.report.format import stars_text
+
+    rating = Rating.model_validate_json((scored_run / "rating.json").read_text(encoding="utf-8"))
+    calibrated = {r.metric: r.row for r in rating.rows if r.kind == "quality" and (r.stars_from or "").startswith("calibration")}
+    assert calibrated, "the scored run has a calibrated row (hanna-mtld)"
+    stored = {}
+    for line in (scored_run / "scores.jsonl").read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        if rec["sample"] == 0:
+            stored[(rec["item_id"], rec["model"])] = rec["scores"]
+    page = report.read_text(encoding="utf-8")
+    seen = 0
+    for article in page.split('<article class="story" id="item-')[1:]:
+        item = html_lib.unescape(article.split('"', 1)[0])
+        for col in article.split('<div class="col"')[1:]:
+            model = html_lib.unescape(re.search(r"<h4>(.*?)</h4>", col).group(1))
+            for metric, row in calibrated.items():
+                cell = re.search(rf"<td>{re.escape(html_lib.escape(row))} · {re.escape(metric)}</td><td>[^<]*</td>"
+                                 r'<td class="stars">([^<]*)</td>', col)
+                value = stored[(item, model)].get(f"{metric}_stars")
+                assert cell is not None and html_lib.unescape(cell.group(1)) == stars_text(round_half(value)), (item, model)
+                seen += 1
+    assert seen == len(stored) * len(calibrated)
+
+
+def test_a_winner_with_the_same_stars_shows_the_figures_that_decided_it() -> None:
+    """Issue 21: Memory Efficiency with 5 stars each and a winner says why the winner won."""
+    from evalkit.records import RatingCell, RatingRow
+    from evalkit.report.text import winner_text
+
+    def cell(value: float, stars: float, score: float) -> RatingCell:
+        return RatingCell(value=value, ci_low=None, ci_high=None, n=1, stars=stars, score=score, note=None)
+
+    memory = RatingRow(row="Memory Efficiency", kind="memory", metric="peak_memory_gb", unit="GB peak memory",
+                       direction="lower", models={"a": cell(0.98, 5.0, 5.0), "b": cell(1.19, 5.0, 5.0)},
+                       winner="a", comparisons=[], ranking=["a", "b"], leaders=["a"])
+    assert winner_text(memory) == "a (0.98 vs 1.19 GB)"
+    calibrated = memory.model_copy(update={"row": "Story Coherence", "kind": "quality", "metric": "coherence",
+                                           "direction": "higher", "stars_from": "calibration hanna-coherence",
+                                           "models": {"a": cell(0.61, 2.5, 2.61), "b": cell(0.58, 2.5, 2.38)}})
+    assert winner_text(calibrated) == "a (2.61 vs 2.38★)"
+    differs = memory.model_copy(update={"models": {"a": cell(0.98, 5.0, 5.0), "b": cell(7.0, 3.0, 3.0)}})
+    assert winner_text(differs) == "a"  # the stars already say it

@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from evalkit.power import (
-    bootstrap_means,
+from evalkit.significance import (
     bootstrap_p,
     clustered_test,
     holm,
@@ -18,6 +17,7 @@ from evalkit.power import (
     tie_text,
     z_sum,
 )
+from evalkit.stats import resample_means
 
 
 def two_models(n_items, n_samples, true_diff, sd_item=0.6, sd_sample=0.8, seed=0):
@@ -138,6 +138,6 @@ def test_under_two_shared_items_there_is_no_test():
 
 def test_bootstrap_is_seeded_and_p_is_never_zero():
     d = np.array([0.1, 0.5, -0.2, 0.3, 0.9])
-    assert np.array_equal(bootstrap_means(d, 500, seed=3), bootstrap_means(d, 500, seed=3))
+    assert np.array_equal(resample_means(d, 500, seed=3), resample_means(d, 500, seed=3))
     assert 0 < bootstrap_p(np.ones(100)) < 0.05
     assert bootstrap_p(np.array([-1.0, 1.0] * 50)) == 1.0

@@ -1,14 +1,15 @@
-"""Winners that say what a run could see: a cluster bootstrap over suite items, the smallest
+"""The winners test: a cluster bootstrap over suite items (evalkit.stats' resampler), the smallest
 difference the run could have detected, how many prompts (or samples) would resolve a tie, and
 Holm's correction when several pairs are tested.
 
 Data are per item and per sample: ``{item_id: [value of sample 0, sample 1, ...]}`` for one model.
 The samples of an item are averaged inside the item, then items (the clusters) are resampled: the
-items are the independent units, several stories of one prompt are not. Pure numpy.
+items are the independent units, several stories of one prompt are not. The star table, regress, the
+leaderboard's change test, the anchors check and the Judge row all decide with ``clustered_test``.
 
 Minimum detectable difference (two-sided test at confidence 1-alpha, power 0.8):
 MDE = (z_{1-alpha/2} + z_{0.8}) * SE, SE the bootstrap standard error of the mean item difference
-(tests/test_power.py checks it against a simulation). The per-item variance of the difference
+(tests/test_significance.py checks it against a simulation). The per-item variance of the difference
 splits into a between-item part (prompts differ) and a within-item part (samples of one prompt
 differ): Var(d_item) = var_between + var_within / samples, which says whether more prompts or more
 samples per prompt would shrink SE, and by how much.
@@ -21,11 +22,12 @@ from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit.stats import RESAMPLES, SEED, item_means, percentile_ci, resample_means
+
 POWER = 0.8
-RESAMPLES = 10_000
-SEED = 20240601
 
 Samples = Mapping[str, Sequence[float | None]]  # item id -> one value per sample (None: not scorable)
 
@@ -36,20 +38,8 @@ def z_sum(confidence: float = 0.95, power: float = POWER) -> float:
     return nd.inv_cdf(1 - (1 - confidence) / 2) + nd.inv_cdf(power)
 
 
-def item_means(samples: Samples) -> dict[str, float]:
-    """Each item's mean over its scorable samples (items with none are left out)."""
-    out = {}
-    for item, vals in samples.items():
-        xs = [float(v) for v in vals if v is not None and math.isfinite(v)]
-        if xs:
-            out[item] = math.fsum(xs) / len(xs)
-    return out
-
-
 def item_differences(a: Samples, b: Samples, items: Sequence[str] | None = None) -> tuple[list[str], Any]:
     """(items both models scored, mean(a) - mean(b) per item), in ``items`` order when given."""
-    import numpy as np
-
     ma, mb = item_means(a), item_means(b)
     order = [i for i in (items if items is not None else ma) if i in ma and i in mb]
     return order, np.array([ma[i] - mb[i] for i in order], dtype=float)
@@ -58,8 +48,6 @@ def item_differences(a: Samples, b: Samples, items: Sequence[str] | None = None)
 def within_variance(samples: Samples) -> tuple[float | None, float]:
     """(mean over items of the variance between an item's samples (ddof=1), mean samples per item);
     None when no item has two samples."""
-    import numpy as np
-
     variances, counts = [], []
     for vals in samples.values():
         xs = [float(v) for v in vals if v is not None and math.isfinite(v)]
@@ -71,25 +59,9 @@ def within_variance(samples: Samples) -> tuple[float | None, float]:
     return (float(np.mean(variances)) if variances else None), mean_n
 
 
-def bootstrap_means(diffs: Any, resamples: int = RESAMPLES, seed: int = SEED) -> Any:
-    """Means of ``resamples`` resamples of the item differences (items drawn with replacement)."""
-    import numpy as np
-
-    d = np.asarray(diffs, dtype=float)
-    rng = np.random.default_rng(seed)
-    out = np.empty(resamples)
-    step = max(1, 2_000_000 // max(1, d.size))  # bound memory: resamples x items at a time
-    for lo in range(0, resamples, step):
-        hi = min(resamples, lo + step)
-        out[lo:hi] = d[rng.integers(0, d.size, size=(hi - lo, d.size))].mean(axis=1)
-    return out
-
-
 def bootstrap_p(boot: Any) -> float:
     """Two-sided bootstrap p-value of 'mean difference = 0': twice the smaller tail at 0, with the
     +1 correction so it is never 0."""
-    import numpy as np
-
     b = np.asarray(boot)
     tail = min(int((b <= 0).sum()), int((b >= 0).sum()))
     return min(1.0, 2 * (tail + 1) / (b.size + 1))
@@ -137,14 +109,12 @@ def clustered_test(a: str, b: str, xa: Samples, xb: Samples, direction: str = "h
                    items: Sequence[str] | None = None, confidence: float = 0.95, power: float = POWER,
                    resamples: int = RESAMPLES, seed: int = SEED) -> ClusteredTest | None:
     """Cluster bootstrap of the per-item difference a - b; None with fewer than two shared items."""
-    import numpy as np
-
     order, d = item_differences(xa, xb, items)
     if d.size < 2:
         return None
-    boot = bootstrap_means(d, resamples, seed) if np.ptp(d) > 0 else np.full(resamples, d[0])
+    boot = resample_means(d, resamples, seed) if np.ptp(d) > 0 else np.full(resamples, d[0])
     alpha = 1 - confidence
-    lo, hi = np.percentile(boot, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    lo, hi = percentile_ci(boot, confidence)
     se = float(boot.std())
     p = bootstrap_p(boot)
     diff = float(d.mean())
