@@ -9,19 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from evalkit.capacity.engine import CapacitySettings, measure_capacity, parse_ints
+from evalkit.commands._common import parse_model_options
 from evalkit.errors import EvalkitError
+from evalkit.finetune.train import safe_name
+from evalkit.models.random_weights import shape_for
+from evalkit.models.registry import resolve_model
+from evalkit.records import write_json
+from evalkit.suites import default_suite_name, load_suite
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights never reach for the hub
-
-
-def parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
-    if not text or text == "auto":
-        return None
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise EvalkitError(f"bad {what} {text!r}: write numbers separated by commas, e.g. 2,4,8") from None
 
 
 @click.command("capacity")
@@ -46,16 +46,6 @@ def command(models: tuple[str, ...], suite: str | None, split: str, prefixes: st
             batch_size: int | None, max_new_tokens: int | None, memory_limit_gb: float | None, device: str | None,
             out_dir: Path, models_file: str | None, options: tuple[str, ...]) -> None:
     """Measure MODELS (presets, folders with config.json, hub ids with a shipped shape) with random weights."""
-    from rich.console import Console
-
-    from evalkit.capacity.engine import CapacitySettings, measure_capacity
-    from evalkit.commands._common import parse_model_options
-    from evalkit.finetune.train import safe_name
-    from evalkit.models.random_weights import shape_for
-    from evalkit.models.registry import resolve_model
-    from evalkit.records import write_json
-    from evalkit.suites import default_suite_name, load_suite
-
     overrides = parse_model_options(options)
     specs = [resolve_model(m, models_file, {**overrides.get(m, {}), "weights": "random"}) for m in models]
     for spec in specs:  # every unknown configuration fails before anything is built
@@ -83,15 +73,11 @@ def command(models: tuple[str, ...], suite: str | None, split: str, prefixes: st
 
 
 def _full_layers(spec: Any) -> int:
-    from evalkit.models.random_weights import shape_for
-
     cfg = shape_for(spec).config
     return int(cfg.get("num_hidden_layers") or cfg.get("n_layer") or 0)
 
 
 def show(console: Any, records: list[tuple[Any, Path]]) -> None:
-    from rich.table import Table
-
     t = Table(title="Capacity at the real shape, random weights", show_lines=False)
     t.add_column("")
     for rec, _ in records:

@@ -10,13 +10,17 @@ from the built layers' real tensor sizes, and said so."""
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
+
+from evalkit._version import __version__
 
 from evalkit.capacity.fit import fit_layers
 from evalkit.capacity.prompts import prompt_lengths
@@ -30,7 +34,10 @@ from evalkit.capacity.records import (
     TimingSample,
 )
 from evalkit.errors import EvalkitError
+from evalkit.measure import MemoryTracker, device_line, git_sha, hardware, library_versions
 from evalkit.models.base import ModelSpec, options_problem
+from evalkit.models.hf import FirstTokenTimer
+from evalkit.models.hf_options import HFOptions
 from evalkit.models.random_weights import (
     BuildPlan,
     BuiltModel,
@@ -53,6 +60,16 @@ HEADROOM = 1.15  # quantization and first-use repacking need room beyond the mod
 HEADROOM_BYTES = 1_000_000_000
 
 
+def parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
+    """'2,4,8' -> (2, 4, 8); None or 'auto' -> None."""
+    if not text or text == "auto":
+        return None
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise EvalkitError(f"bad {what} {text!r}: write numbers separated by commas, e.g. 2,4,8") from None
+
+
 @dataclass
 class CapacitySettings:
     """How to measure. None everywhere means: decide from the model and the device."""
@@ -72,10 +89,6 @@ def measure_capacity(spec: ModelSpec, suite: Suite, settings: CapacitySettings |
     """Build ``spec`` with random weights at its real shape and measure it; raises ShapeUnknown (an
     EvalkitError: one line, exit 2) when its configuration cannot be known."""
     import torch
-
-    from evalkit._version import __version__
-    from evalkit.measure import MemoryTracker, device_line, git_sha, hardware, library_versions
-    from evalkit.models.hf_options import HFOptions
 
     settings = settings or CapacitySettings()
     say = note or (lambda _msg: None)
@@ -311,8 +324,6 @@ def timed_generate(model: Any, rows: list[Any], new_tokens: int, gen: Generation
     import torch
     from transformers import set_seed
 
-    from evalkit.models.hf import FirstTokenTimer
-
     width = max(len(r) for r in rows)
     input_ids = torch.zeros((len(rows), width), dtype=torch.long)
     mask = torch.zeros_like(input_ids)
@@ -385,7 +396,6 @@ def _added(reading: Any) -> int | None:
 def _tokenizer_vocab(source: ShapeSource) -> int | None:
     if not source.tokenizer_folder:
         return None
-    from pathlib import Path
 
     from transformers import AutoTokenizer
 
@@ -395,8 +405,6 @@ def _tokenizer_vocab(source: ShapeSource) -> int | None:
 
 
 def _free(device: str) -> None:
-    import gc
-
     gc.collect()
     if device.startswith("cuda"):
         import torch

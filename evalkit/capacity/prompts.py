@@ -5,17 +5,21 @@ tokens counted one each: a lower bound, exact for text whose words are all in th
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
 from evalkit.capacity.records import PromptLengths
+from evalkit.errors import EvalkitError
+from evalkit.finetune.data import chat_prompt
 from evalkit.models.base import Request
 from evalkit.models.random_weights import ShapeSource, TokenizerShape
 from evalkit.suites import Suite
 
 
 def prompt_lengths(suite: Suite, split: str, source: ShapeSource, chat_option: bool) -> PromptLengths:
-    from evalkit.errors import EvalkitError
-
     items = [i for i in suite.items if i.split == split]
     if not items:
         raise EvalkitError(f"suite {suite.name!r} has no items in split {split!r}: choose one of {', '.join(suite.splits)}")
@@ -35,11 +39,7 @@ def prompt_lengths(suite: Suite, split: str, source: ShapeSource, chat_option: b
 
 
 def _count_with_tokenizer(folder: str, requests: list[Request], chat_option: bool) -> tuple[list[int], str]:
-    from pathlib import Path
-
     from transformers import AutoTokenizer
-
-    from evalkit.finetune.data import chat_prompt
 
     tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False, local_files_only=not Path(folder).exists())
     chat = chat_option and bool(getattr(tok, "chat_template", None))
@@ -65,8 +65,6 @@ def _count_pretokens(shape: TokenizerShape, requests: list[Request], chat_option
 
 def render_chat(shape: TokenizerShape, messages: list[dict[str, str]]) -> str:
     """The chat template rendered as transformers renders it (sandboxed jinja, trim/lstrip blocks)."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     assert shape.chat_template is not None
     return env.from_string(shape.chat_template).render(messages=messages, bos_token=shape.bos_token or "",
@@ -75,8 +73,6 @@ def render_chat(shape: TokenizerShape, messages: list[dict[str, str]]) -> str:
 
 def count_pretokens(shape: TokenizerShape, text: str) -> int:
     """Special tokens count one each; the text between them one per pre-token of the tokenizer's regex."""
-    import re
-
     from tokenizers import Regex, pre_tokenizers
 
     splitter: Any = pre_tokenizers.Split(Regex(shape.pretokenizer), behavior="isolated")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from evalkit.capacity.engine import parse_ints
 from evalkit.commands._common import parse_value
 from evalkit.errors import EvalkitError
+from evalkit.finetune.projection import ProjectionOptions, run_projection
 from evalkit.finetune.train import FinetuneOptions, run_finetune
+from evalkit.models.random_weights import shape_for
+from evalkit.models.registry import resolve_model
 
 # flag -> recipe key
 FLAG_KEYS = {"epochs": "epochs", "lr": "learning_rate", "max_steps": "max_steps", "batch_size": "batch_size",
@@ -96,15 +101,6 @@ def command(model: str, recipe: str | None, suite: str | None, output: Path | No
 
 def project(model: str, recipe: str | None, suite: str | None, output: Path | None, train_split: str,
             overrides: dict[str, Any], models_file: str | None, prefixes: str | None, console: Any) -> None:
-    import os
-
-    from rich.console import Console
-
-    from evalkit.capacity.__main__ import parse_ints
-    from evalkit.finetune.projection import ProjectionOptions, run_projection
-    from evalkit.models.random_weights import shape_for
-    from evalkit.models.registry import resolve_model
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights never reach for the hub
     asked = None
     if prefixes == "full":
@@ -119,8 +115,6 @@ def project(model: str, recipe: str | None, suite: str | None, output: Path | No
 
 
 def show_projection(console: Any, rec: Any) -> None:
-    from rich.table import Table
-
     p = rec.projection
     t = Table(title=f"{rec.base.label}: recipe {rec.recipe} at the real shape, random weights", show_header=False)
     rows = [

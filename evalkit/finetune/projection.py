@@ -11,6 +11,7 @@ training."""
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import sys
@@ -21,11 +22,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from evalkit._version import __version__
+from evalkit.capacity.engine import choose_prefixes, estimate_model
 from evalkit.capacity.fit import fit_layers
 from evalkit.capacity.records import Figure, StepSample, TrainingProjection
+from evalkit.finetune.arguments import check_optimizer, optim_name, training_arguments
+from evalkit.finetune.loading import check_4bit, precision_for, prepare_for_training
+from evalkit.finetune.recipe import default_recipe, load_recipe
 from evalkit.finetune.record import PROJECTION_FILE, BaseModelInfo, ProjectedTraining, SuiteInfo
 from evalkit.finetune.train import FinetuneOptions, _split, safe_name
+from evalkit.measure import MemoryTracker, device_line, git_sha, hardware, library_versions
+from evalkit.models.random_weights import BuildPlan, build_random, count_parameters, set_depth, shape_for
+from evalkit.models.registry import resolve_model
 from evalkit.records import stable_hash, write_json
+from evalkit.suites import default_suite_name, load_suite
 
 DEFAULT_STEPS = 3
 CPU_PREFIXES = (1, 2, 3)  # a training step costs far more per layer than a decode step
@@ -41,15 +51,7 @@ class ProjectionOptions(FinetuneOptions):
 
 
 def run_projection(opts: ProjectionOptions, console: Any = None) -> ProjectedTraining:
-    import logging
-
     import torch
-
-    from evalkit.finetune.loading import check_4bit
-    from evalkit.finetune.recipe import default_recipe, load_recipe
-    from evalkit.models.random_weights import shape_for
-    from evalkit.models.registry import resolve_model
-    from evalkit.suites import default_suite_name, load_suite
 
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     spec = resolve_model(opts.model, opts.models_file)
@@ -69,12 +71,6 @@ def run_projection(opts: ProjectionOptions, console: Any = None) -> ProjectedTra
 def _project(spec: Any, source: Any, recipe: Any, recipe_file: Path, suite: Any, train_items: list[Any], steps: int,
              device: str, opts: ProjectionOptions, out: Path, say: Any) -> ProjectedTraining:
     import torch
-
-    from evalkit._version import __version__
-    from evalkit.capacity.engine import choose_prefixes, estimate_model
-    from evalkit.finetune.loading import precision_for, prepare_for_training
-    from evalkit.measure import MemoryTracker, device_line, git_sha, hardware, library_versions
-    from evalkit.models.random_weights import BuildPlan, build_random, count_parameters, set_depth
 
     cuda = device.startswith("cuda")
     precision = precision_for(recipe, cuda)
@@ -198,8 +194,6 @@ def _train_steps(model: Any, recipe: Any, work: Path, precision: str, steps: int
     from transformers import Trainer, TrainerCallback, default_data_collator
     from transformers import logging as hf_logging
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    from evalkit.finetune.arguments import check_optimizer, optim_name, training_arguments
 
     hf_logging.set_verbosity_error()
     g = torch.Generator().manual_seed(seed)

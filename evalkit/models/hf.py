@@ -22,6 +22,7 @@ from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, op
 from evalkit.models.hf_cpu import cpu_has_bf16, dense_head_input, dtype_name, int8_dynamic
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
 from evalkit.models.hub import hub_snapshot
+from evalkit.models.random_weights import build_random, count_parameters, plan_for, shape_for
 from evalkit.models.registry import is_package_path, looks_like_path
 from evalkit.models.weights import WeightsDamaged, check_weights, explain_load_error, read_json_object
 from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
@@ -127,8 +128,6 @@ class HFModel(Model):
 
     # -- random weights (weights = "random") ----------------------------------------------------------
     def _random_problem(self) -> str | None:
-        from evalkit.models.random_weights import shape_for
-
         try:
             shape_for(self.spec)
         except EvalkitError as e:
@@ -140,8 +139,6 @@ class HFModel(Model):
     def _load_random(self) -> None:
         import torch
         from transformers import AutoTokenizer
-
-        from evalkit.models.random_weights import build_random, plan_for, shape_for
 
         source = shape_for(self.spec)
         if not source.tokenizer_folder:
@@ -470,8 +467,6 @@ def _eos_ids(model: Any, tok: Any) -> set[int]:
 
 
 def _count_parameters(model: Any) -> int:
-    from evalkit.models.random_weights import count_parameters
-
     return count_parameters(model)[0]
 
 

@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import EvalkitError, ModelNotFound
+from evalkit.finetune.recipe import default_recipe, load_recipe
 from evalkit.models.base import ModelSpec
+from evalkit.models.hf_cpu import dense_head_input, dtype_name
+from evalkit.models.hf_options import HFOptions
+from evalkit.models.hub import hub_snapshot
+from evalkit.models.weights import read_json_object
 
 SHAPES_DIR = Path(__file__).with_name("shapes")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
@@ -104,15 +110,12 @@ def shape_for(spec: ModelSpec) -> ShapeSource:
     if path.exists():
         if not (path / "config.json").is_file():
             raise ShapeUnknown(f"{label}: {why}, and {source} has no config.json")
-        from evalkit.models.weights import read_json_object
 
         tok = str(path) if any((path / n).is_file() for n in TOKENIZER_FILES) else None
         return ShapeSource(read_json_object(path / "config.json"), f"folder {path / 'config.json'}", None, tok)
-    from evalkit.models.hub import hub_snapshot
 
     snap = hub_snapshot(source)
     if snap and (Path(snap) / "config.json").is_file():
-        from evalkit.models.weights import read_json_object
 
         return ShapeSource(read_json_object(Path(snap) / "config.json"), f"hub cache {snap}", None, _cached_tokenizer(source))
     raise ShapeUnknown(f"{label}: {why}, and {source} is neither a shipped shape ({', '.join(sorted(shipped))}) "
@@ -120,8 +123,6 @@ def shape_for(spec: ModelSpec) -> ShapeSource:
 
 
 def _cached_tokenizer(source: str) -> str | None:
-    from evalkit.models.hub import hub_snapshot
-
     snap = hub_snapshot(source)
     return snap if snap and any((Path(snap) / n).is_file() for n in TOKENIZER_FILES) else None
 
@@ -162,9 +163,6 @@ def plan_for(spec: ModelSpec, device: str, layers: int | None = None, quantize_l
     """The build plan that mirrors how the hf backend loads ``spec`` (quantization, dtype), with 4-bit
     settings and the LoRA adapter's shape from the model's fine-tuning recipe (qlora.toml for
     llama3-qlora: nf4, bf16 compute, double quant, r/alpha/targets); the recipe's name, or None."""
-    from evalkit.finetune.recipe import default_recipe, load_recipe
-    from evalkit.models.hf_cpu import dtype_name
-    from evalkit.models.hf_options import HFOptions
 
     opts = HFOptions.model_validate(spec.options)
     if opts.quantization not in (None, "nf4"):
@@ -309,7 +307,6 @@ def build_random(source: ShapeSource, plan: BuildPlan) -> BuiltModel:
     if plan.lora is not None:
         model = _wrap_lora(model, plan.lora, plan.lora_inference)
     if device.type == "cpu":
-        from evalkit.models.hf_cpu import dense_head_input
 
         dense_head_input(model)
     fixed_s += time.perf_counter() - t2
@@ -395,8 +392,6 @@ def _rebuild_meta_buffers(model: Any, device: Any) -> None:
 
 
 def _wrap_lora(model: Any, lora: LoraShape, inference: bool) -> Any:
-    import warnings
-
     from peft import LoraConfig, get_peft_model
 
     cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
