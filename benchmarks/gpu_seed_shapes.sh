@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The seed's two models at their real shapes with random weights, on a CUDA machine, in under 8 minutes:
 #   1. capacity of llama3-qlora (Llama 3 8B Instruct, nf4 + the qlora recipe's LoRA) and distilgpt2 at full
-#      depth, full story budget (python -m evalkit.capacity; also `evalkit compare --random-weights` when
+#      depth, full story budget (evalkit capacity; also `evalkit compare --random-weights` when
 #      that flag exists);
 #   2. the training projection of each with its seed recipe (evalkit finetune --random-weights);
 #   3. one summary, beside the seed's claims.
@@ -53,7 +53,7 @@ EOF
 PREFIX_FLAG="--prefixes full"
 case " $CAPACITY_ARGS " in *" --prefixes "*) PREFIX_FLAG="";; esac
 # shellcheck disable=SC2086
-step capacity "$PY" -m evalkit.capacity $MODELS $PREFIX_FLAG --out-dir "$OUT/capacity" $CAPACITY_ARGS
+step capacity "$PY" -m evalkit.cli capacity $MODELS $PREFIX_FLAG --out-dir "$OUT/capacity" $CAPACITY_ARGS
 
 # 1b. the same through compare, once compare has --random-weights (the star table's three rows)
 if "$PY" -m evalkit.cli compare --help 2>/dev/null | grep -q -- "--random-weights"; then

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leaderboard": ("evalkit.commands.leaderboard", "One table of every model tried, across runs."),
     "runs": ("evalkit.commands.runs", "List runs in a results folder, flagging unfinished ones."),
     "finetune": ("evalkit.commands.finetune", "Fine-tune a preset with the seed's recipes (full, QLoRA)."),
+    "capacity": ("evalkit.commands.capacity", "Measure models at their real shapes with random weights (speed, memory)."),
     "validate": ("evalkit.commands.validate", "Measure how each metric agrees with people on a CSV of rated stories."),
 }
 

@@ -15,7 +15,7 @@ import pytest
 
 from evalkit.capacity.engine import CapacitySettings, measure_capacity
 from evalkit.capacity.fit import fit_layers
-from evalkit.capacity.records import CapacityRecord
+from evalkit.records import CapacityRecord
 from evalkit.models.base import ModelSpec
 from evalkit.suites import load_suite
 
@@ -109,7 +109,7 @@ def test_a_tiny_gpt2_is_measured_at_full_depth(tiny_gpt2_dir):
 
 
 def capacity_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evalkit.capacity", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "evalkit.cli", "capacity", *args], capture_output=True, text=True,
                           cwd=cwd, env=ENV, timeout=600)
 
 

@@ -24,7 +24,7 @@ from evalkit._version import __version__
 
 from evalkit.capacity.fit import fit_layers
 from evalkit.capacity.prompts import prompt_lengths
-from evalkit.capacity.records import (
+from evalkit.records import (
     AdapterShape,
     CapacityMemory,
     CapacityRecord,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-from evalkit.capacity.records import LayerFit
+from evalkit.records import LayerFit
 
 
 def fit_layers(layers: Sequence[int], seconds: Sequence[float], full_layers: int) -> LayerFit:

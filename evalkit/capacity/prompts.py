@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from evalkit.capacity.records import PromptLengths
+from evalkit.records import PromptLengths
 from evalkit.errors import EvalkitError
 from evalkit.finetune.data import chat_prompt
 from evalkit.models.base import Request

@@ -14,7 +14,7 @@ from rich.table import Table
 from evalkit.capacity.engine import parse_ints
 from evalkit.commands._common import parse_value
 from evalkit.errors import EvalkitError
-from evalkit.finetune.projection import ProjectionOptions, run_projection
+from evalkit.capacity.training import ProjectionOptions, run_projection
 from evalkit.finetune.train import FinetuneOptions, run_finetune
 from evalkit.models.random_weights import shape_for
 from evalkit.models.registry import resolve_model

@@ -8,7 +8,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.finetune.loading import first_line
-from evalkit.finetune.recipe import Recipe
+from evalkit.recipes import Recipe
 
 
 def training_arguments(recipe: Recipe, folder: Path, has_eval: bool, precision: str, resuming: bool) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.finetune.basemodel import BaseModelRef
-from evalkit.finetune.recipe import Recipe
+from evalkit.recipes import Recipe
 
 
 def check_4bit(recipe: Recipe) -> None:

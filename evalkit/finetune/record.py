@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from evalkit.capacity.records import TrainingProjection
 from evalkit.records import (  # noqa: F401  (re-exported: the finetune package's names)
     TRAINING_SCHEMA,
     Record,
     TrainedBase,
     TrainingRecord,
+    ProjectedTraining,
     TrainingSuite,
     read_json,
     utcnow,
@@ -56,10 +56,3 @@ def load_record(path: Any) -> TrainingRecord | None:
     except Exception:
         return None
 
-
-class ProjectedTraining(TrainingRecord):
-    """training_projection.json (`evalkit finetune --random-weights`): the training record of a few real
-    optimizer steps at the model's real shape with random weights (wall_time_s: those steps, measured),
-    and the projected time of the whole training."""
-
-    projection: TrainingProjection = Field(description="the whole training's time projected from the timed steps")

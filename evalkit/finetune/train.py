@@ -17,7 +17,7 @@ from evalkit.finetune.basemodel import BaseModelRef, resolve_base
 from evalkit.finetune.data import build_examples, resolve_format
 from evalkit.finetune.loading import check_4bit, first_line, load_for_training, parameter_counts
 from evalkit.finetune.output import CHECKPOINTS, STAGING, clean_up, install, last_checkpoint, prepare_output
-from evalkit.finetune.recipe import Recipe, default_recipe, load_recipe
+from evalkit.recipes import Recipe, default_recipe, load_recipe
 from evalkit.finetune.record import PLAN_FILE, BaseModelInfo, FinetunePlan, SuiteInfo, TrainingRecord
 from evalkit.models.base import TRAINING_RECORD
 from evalkit.records import stable_hash, write_json

@@ -144,7 +144,7 @@ class HFModel(Model):
         if not source.tokenizer_folder:
             raise EvalkitError(f"{self.spec.label}: random weights build without downloads, but writing stories needs "
                                "the tokenizer, which is not on this machine: measure its speed and memory with "
-                               f"`python -m evalkit.capacity {self.spec.label}`")
+                               f"`evalkit capacity {self.spec.label}`")
         self.device = self.opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = build_random(source, plan_for(self.spec, self.device)[0]).model
         tok = AutoTokenizer.from_pretrained(source.tokenizer_folder, trust_remote_code=False,

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import EvalkitError, ModelNotFound
-from evalkit.finetune.recipe import default_recipe, load_recipe
+from evalkit.recipes import default_recipe, load_recipe
 from evalkit.models.base import ModelSpec
 from evalkit.models.hf_cpu import dense_head_input, dtype_name
 from evalkit.models.hf_options import HFOptions

@@ -8,6 +8,19 @@
 - leaderboard: leaderboard.json
 """
 
+from evalkit.records.capacity import (
+    CAPACITY_SCHEMA,
+    AdapterShape,
+    CapacityMemory,
+    CapacityRecord,
+    Figure,
+    LayerFit,
+    ProjectedTraining,
+    PromptLengths,
+    StepSample,
+    TimingSample,
+    TrainingProjection,
+)
 from evalkit.records.io import (
     Number,
     Record,
@@ -88,6 +101,8 @@ from evalkit.records.run import (
 )
 
 __all__ = [
+    "AdapterShape", "CAPACITY_SCHEMA", "CapacityMemory", "CapacityRecord", "Figure", "LayerFit",
+    "ProjectedTraining", "PromptLengths", "StepSample", "TimingSample", "TrainingProjection",
     "ANCHORS_SCHEMA", "AnchorScores", "BASELINE_SCHEMA", "Baseline", "BaselineModel", "BaselineSuite",
     "CachedModel", "DEFAULT_KINDS", "DEGENERATE_KINDS", "GENERATION_SCHEMA", "Generation", "GenerationParams",
     "GenerationRecord", "JudgeRef", "LEADERBOARD_SCHEMA", "LeaderboardCell", "LeaderboardEntry",

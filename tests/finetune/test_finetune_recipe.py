@@ -7,7 +7,7 @@ import pytest
 
 from evalkit.errors import EvalkitError
 from evalkit.finetune.data import IGNORE, build_examples, resolve_format, split_example
-from evalkit.finetune.recipe import default_recipe, load_recipe, recipe_names, validate_recipe
+from evalkit.recipes import default_recipe, load_recipe, recipe_names, validate_recipe
 from evalkit.models.base import ModelSpec, Request
 from evalkit.suites import load_suite
 

@@ -201,7 +201,7 @@ def test_4bit_lora_gradients_survive_an_evaluation(tiny_llama_dir):
 
     from evalkit.finetune.basemodel import resolve_base
     from evalkit.finetune.loading import load_for_training
-    from evalkit.finetune.recipe import load_recipe
+    from evalkit.recipes import load_recipe
 
     if torch.cuda.is_available():
         pytest.skip("the repacking happens in bitsandbytes' CPU backend only")

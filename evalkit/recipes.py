@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit.errors import EvalkitError
 
-RECIPES_DIR = Path(__file__).with_name("recipes")
+RECIPES_DIR = Path(__file__).parent / "finetune" / "recipes"
 
 # The seed's pairing of candidates and recipes; every other model defaults to LoRA (see default_recipe).
 PRESET_RECIPES = {"distilgpt2": "full", "distilgpt2-base": "full", "llama3-qlora": "qlora"}

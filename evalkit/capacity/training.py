@@ -25,10 +25,10 @@ from typing import Any
 from evalkit._version import __version__
 from evalkit.capacity.engine import choose_prefixes, estimate_model
 from evalkit.capacity.fit import fit_layers
-from evalkit.capacity.records import Figure, StepSample, TrainingProjection
+from evalkit.records import Figure, StepSample, TrainingProjection
 from evalkit.finetune.arguments import check_optimizer, optim_name, training_arguments
 from evalkit.finetune.loading import check_4bit, precision_for, prepare_for_training
-from evalkit.finetune.recipe import default_recipe, load_recipe
+from evalkit.recipes import default_recipe, load_recipe
 from evalkit.finetune.record import PROJECTION_FILE, BaseModelInfo, ProjectedTraining, SuiteInfo
 from evalkit.finetune.train import FinetuneOptions, _split, safe_name
 from evalkit.measure import MemoryTracker, device_line, git_sha, hardware, library_versions

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from evalkit.records import MemoryReading, WrittenRecord, utcnow
+from evalkit.records.io import WrittenRecord, utcnow
+from evalkit.records.run import MemoryReading, TrainingRecord
 
 CAPACITY_SCHEMA = "evalkit.capacity/1"
 
@@ -196,3 +197,11 @@ class TrainingProjection(WrittenRecord):
     fit: LayerFit = Field(description="micro-batch seconds against layers")
     samples: list[StepSample] = Field(description="every timed step")
     notes: list[str] = Field(default_factory=list, description="assumptions behind the projection")
+
+
+class ProjectedTraining(TrainingRecord):
+    """training_projection.json (`evalkit finetune --random-weights`): the training record of a few real
+    optimizer steps at the model's real shape with random weights (wall_time_s: those steps, measured),
+    and the projected time of the whole training."""
+
+    projection: TrainingProjection = Field(description="the whole training's time projected from the timed steps")

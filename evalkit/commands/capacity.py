@@ -1,10 +1,9 @@
-"""python -m evalkit.capacity MODEL [MODEL ...]: measure models at their real shapes with random weights
+"""evalkit capacity MODEL [MODEL ...]: measure models at their real shapes with random weights
 and write results/capacity/<label>.json (one CapacityRecord each), then print one summary table."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,20 +105,3 @@ def show(console: Any, records: list[tuple[Any, Path]]) -> None:
             console.print(f"{rec.label}: {n}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"record: {path}", markup=False, highlight=False, soft_wrap=True)
 
-
-def main(argv: list[str] | None = None) -> None:
-    """User errors are one line on stderr and exit 2, as in the evalkit command."""
-    try:
-        command.main(args=argv, prog_name="python -m evalkit.capacity", standalone_mode=False)
-    except EvalkitError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        click.echo(f"error: {e.format_message()}", err=True)
-        sys.exit(2 if e.exit_code == 1 else e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-
-
-if __name__ == "__main__":
-    main()
