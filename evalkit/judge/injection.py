@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+NOTE = "judge_injection"  # the key of a flagged story's note in scores.jsonl (the flagged sentences)
+
 # sentences end at . ! ? (with closing quotes) followed by space, or at line breaks
 _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+[\"'”’)\]]*|\n|$)")
 

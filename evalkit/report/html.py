@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 
 from evalkit.report.charts import bar_chart, color, scatter
-from evalkit.report.data import ReportData
+from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData
 from evalkit.report.format import fmt, html_escape
 from evalkit.report.text import (
     AGREEMENT_HEADER,
@@ -195,6 +195,9 @@ def _judge(data: ReportData) -> str:
         parts.append('<p class="note">Agreement with the automatic metric of the same row (over the run\'s stories):</p>')
         parts.append(_table("judge-agreement", AGREEMENT_HEADER, sec.agreement))
     parts += [f'<p class="error"><b>Warning:</b> {e(w)}</p>' for w in sec.warnings]
+    if data.injections:
+        parts.append(f'<p class="error">{e(INJECTION_INTRO)}</p>')
+        parts.append(_table("judge-injections", INJECTION_HEADER, data.injections))
     return "".join(parts) + "</section>"
 
 

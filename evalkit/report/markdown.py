@@ -6,7 +6,7 @@ like ``a|b <script>`` cannot break a table or inject HTML into a Markdown viewer
 
 from __future__ import annotations
 
-from evalkit.report.data import ReportData
+from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData
 from evalkit.report.format import fmt, md_escape
 from evalkit.report.text import (
     AGREEMENT_HEADER,
@@ -148,6 +148,9 @@ def _judge_section(data: ReportData) -> list[str]:
         lines += ["Agreement with the automatic metric of the same row (over the run's stories):", ""]
         lines += _table(AGREEMENT_HEADER, [[md_escape(c) for c in r] for r in sec.agreement]) + [""]
     lines += [f"- **Warning:** {md_escape(w)}" for w in sec.warnings] + ([""] if sec.warnings else [])
+    if data.injections:
+        lines += [md_escape(INJECTION_INTRO), ""]
+        lines += _table(INJECTION_HEADER, [[md_escape(c) for c in r] for r in data.injections]) + [""]
     return lines
 
 

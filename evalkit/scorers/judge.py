@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from evalkit.errors import EvalkitError
+from evalkit.judge.injection import NOTE as INJECTION_NOTE
 from evalkit.judge.injection import describe as describe_injection
 from evalkit.judge.injection import find as find_injection
 from evalkit.judge.prompts import NO_DEFENCE, Defence
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
 
 NO_JUDGE = "no judge configured"
-INJECTION_NOTE = "judge_injection"  # the note of a story with sentences that talk to the judge
 INJECTION_MODES = ("drop", "fence", "off")
 
 
