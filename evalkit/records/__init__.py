@@ -2,6 +2,7 @@
 ``from evalkit.records import X`` names any of them.
 
 - io: the record base classes (Record, WrittenRecord) and atomic file I/O
+- cache: appended JSONL caches read with repair and appended without duplicates
 - run: manifest.json, generations.jsonl, scores.jsonl, summary.json, anchors.json, the training record
 - rating: rating.json
 - regress: pinned baselines and regress.json
@@ -21,6 +22,7 @@ from evalkit.records.capacity import (
     TimingSample,
     TrainingProjection,
 )
+from evalkit.records.cache import append_new, read_cache
 from evalkit.records.io import (
     Number,
     Record,
@@ -112,6 +114,6 @@ __all__ = [
     "RatingCell", "RatingCheck", "RatingComparison", "RatingRow", "Record", "RegressCheck", "RegressMethod",
     "RegressReport", "RegressSide", "SCORE_SCHEMA", "SUMMARY_SCHEMA", "ScoreRecord", "ScoringLMInfo", "SuiteRef",
     "Summary", "TRAINING_SCHEMA", "TrainedBase", "TrainingRecord", "TrainingSuite", "WrittenRecord",
-    "append_jsonl", "dump_record", "iter_jsonl", "json_object_lines", "load_manifest", "model_measurements",
+    "append_jsonl", "append_new", "read_cache", "dump_record", "iter_jsonl", "json_object_lines", "load_manifest", "model_measurements",
     "named", "read_json", "stable_hash", "utcnow", "write_json", "write_text"
 ]
