@@ -9,10 +9,13 @@
 """
 
 from evalkit.records.capacity import (
+    CAPACITY_RUN_SCHEMA,
     CAPACITY_SCHEMA,
     AdapterShape,
     CapacityMemory,
     CapacityRecord,
+    CapacityRun,
+    CapacityTraining,
     Figure,
     LayerFit,
     ProjectedTraining,
@@ -101,7 +104,8 @@ from evalkit.records.run import (
 )
 
 __all__ = [
-    "AdapterShape", "CAPACITY_SCHEMA", "CapacityMemory", "CapacityRecord", "Figure", "LayerFit",
+    "AdapterShape", "CAPACITY_RUN_SCHEMA", "CAPACITY_SCHEMA", "CapacityMemory", "CapacityRecord", "CapacityRun",
+    "CapacityTraining", "Figure", "LayerFit",
     "ProjectedTraining", "PromptLengths", "StepSample", "TimingSample", "TrainingProjection",
     "ANCHORS_SCHEMA", "AnchorScores", "BASELINE_SCHEMA", "Baseline", "BaselineModel", "BaselineSuite",
     "CachedModel", "DEFAULT_KINDS", "DEGENERATE_KINDS", "GENERATION_SCHEMA", "Generation", "GenerationParams",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evalkit.judge.run import JudgeRun
-from evalkit.records import GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
+from evalkit.records import CapacityRun, GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
 from evalkit.suites import Suite
 
 
@@ -36,6 +36,7 @@ class ReportData:
     manifest: Manifest
     stories: list[StoryView]
     judge: JudgeRun | None = None  # judge.json when the run used a judge
+    capacity: CapacityRun | None = None  # capacity.json of a random-weights run (then no stories)
 
     @property
     def models(self) -> list[str]:
@@ -46,7 +47,8 @@ class ReportData:
 
 
 def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generations: Sequence[GenerationRecord],
-                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None) -> ReportData:
+                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None,
+                capacity: CapacityRun | None = None) -> ReportData:
     """What the reports show, from the run's stored records (``suite``: the version the run was generated
     on, None when it is gone)."""
     gens = {(g.model, g.item_id): g for g in generations if g.sample == 0}  # one story per item is shown
@@ -69,4 +71,4 @@ def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generat
             reference=item.story if item else "",
             outputs=outputs,
         ))
-    return ReportData(manifest.run_id, rating, manifest, stories, judge)
+    return ReportData(manifest.run_id, rating, manifest, stories, judge, capacity)
