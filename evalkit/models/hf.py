@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
+from evalkit.models.bnb import import_bitsandbytes
 from evalkit.models.hf_cpu import cpu_has_bf16, dense_head_input, dtype_name, int8_dynamic
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
 from evalkit.models.hub import hub_snapshot
@@ -246,7 +247,8 @@ class HFModel(Model):
     @staticmethod
     def _bnb_config(q: str, torch: Any) -> Any:
         try:
-            import bitsandbytes  # noqa: F401
+            if import_bitsandbytes() is None:
+                raise ImportError("bitsandbytes")
             from transformers import BitsAndBytesConfig
         except ImportError:
             raise EvalkitError(f"quantization {q!r} needs bitsandbytes: pip install bitsandbytes") from None
@@ -256,6 +258,7 @@ class HFModel(Model):
         return BitsAndBytesConfig(load_in_8bit=True)
 
     def _attach_adapter(self, model: Any, adapter: str, base_folder: str) -> Any:
+        import_bitsandbytes()  # peft imports it: first without the hub kernel lookup
         from peft import PeftModel
 
         cfg = read_json_object(Path(adapter) / "adapter_config.json")
