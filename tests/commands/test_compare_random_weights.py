@@ -96,6 +96,10 @@ def test_the_report_sets_the_figures_beside_the_seeds_claims(run):
     html = (run_dir / "report.html").read_text()
     assert '<section id="capacity">' in html and "&lt; 1 second per story" in html
     assert 'id="stories"' not in html
+    (run_dir / "report.md").unlink()
+    res = evalkit("report", str(run_dir), "--rerate", cwd=run_dir.parent)  # rebuilt from the stored records
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (run_dir / "report.md").read_text() == md
 
 
 def test_the_seed_claims_file_covers_both_models():
