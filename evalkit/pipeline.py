@@ -47,6 +47,7 @@ from evalkit.records import (
     ScoreRecord,
     Summary,
     load_manifest,
+    random_weights_run,
     read_json,
     utcnow,
     write_json,
@@ -67,12 +68,6 @@ from evalkit.suites import Suite, SuiteItem, find_run_suite
 
 
 CAPACITY_FILE = "capacity.json"
-
-
-def is_random_weights(manifest: Manifest) -> bool:
-    """A run of models at their real shapes with random weights (`compare --random-weights`): measured, no stories."""
-    return bool(manifest.models) and all((m.spec.get("options") or {}).get("weights") == "random"
-                                         for m in manifest.models)
 
 
 def judge_argument(judge: str | None, manifest: Manifest | None, suite: Suite | None) -> tuple[str | None, str | None]:
@@ -461,7 +456,7 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> Rating:
     """rating.json of the run, rebuilt from the stored records when missing or ``force``."""
     if not force and ctx.rating is not None:
         return ctx.rating
-    if is_random_weights(ctx.manifest):
+    if random_weights_run(ctx.manifest):
         return _rate_capacity(ctx)
     if not (ctx.run_dir / "scores.jsonl").exists():
         raise EvalkitError(f"run {ctx.manifest.run_id} has no scores.jsonl: score it before rating it")
@@ -517,7 +512,7 @@ def report_run(run_dir: str | Path, rerate: bool = False,
     """What `evalkit report` does: score stored stories when the run has none scored, rate when
     rating.json is missing (or ``rerate``), then write both reports."""
     ctx = RunContext.load(run_dir)
-    if not is_scored(ctx.run_dir) and not is_random_weights(ctx.manifest):
+    if not is_scored(ctx.run_dir) and not random_weights_run(ctx.manifest):
         if not (ctx.run_dir / "generations.jsonl").exists():
             raise EvalkitError(f"run {ctx.manifest.run_id} has no generations yet: nothing to report")
         if on_scoring:

@@ -23,6 +23,7 @@ from evalkit.records.capacity import (
     StepSample,
     TimingSample,
     TrainingProjection,
+    random_weights_run,
 )
 from evalkit.records.io import (
     Number,
@@ -117,5 +118,5 @@ __all__ = [
     "RegressReport", "RegressSide", "SCORE_SCHEMA", "SUMMARY_SCHEMA", "ScoreRecord", "ScoringLMInfo", "SuiteRef",
     "Summary", "TRAINING_SCHEMA", "TrainedBase", "TrainingRecord", "TrainingSuite", "WrittenRecord",
     "append_jsonl", "dump_record", "iter_jsonl", "json_object_lines", "load_manifest", "model_measurements",
-    "named", "read_json", "stable_hash", "utcnow", "write_json", "write_text"
+    "named", "random_weights_run", "read_json", "stable_hash", "utcnow", "write_json", "write_text"
 ]

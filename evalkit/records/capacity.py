@@ -8,10 +8,17 @@ from typing import Any, Literal
 from pydantic import Field
 
 from evalkit.records.io import WrittenRecord, utcnow
-from evalkit.records.run import MemoryReading, TrainingRecord
+from evalkit.records.run import Manifest, MemoryReading, TrainingRecord
 
 CAPACITY_SCHEMA = "evalkit.capacity/1"
 CAPACITY_RUN_SCHEMA = "evalkit.capacity-run/1"
+
+
+def random_weights_run(manifest: Manifest) -> bool:
+    """A run of models at their real shapes with random weights (`compare --random-weights`): measured,
+    rated on speed, memory and training time, no stories."""
+    return bool(manifest.models) and all((m.spec.get("options") or {}).get("weights") == "random"
+                                         for m in manifest.models)
 
 
 class LayerFit(WrittenRecord):

@@ -144,3 +144,13 @@ def test_bad_input_stops_in_one_line(tmp_path, tiny_gpt2_dir):
     one_line_exit_2(evalkit("compare", "real", "--memory-limit-gb", "1", "--models-file", str(models), cwd=tmp_path),
                     "--random-weights runs only")
     assert not (tmp_path / "results").exists() and not (tmp_path / "r").exists()  # nothing was started
+
+
+def test_runs_leaderboard_and_regress_know_a_random_weights_run(run):
+    run_dir, _ = run
+    res = evalkit("runs", str(run_dir.parent), cwd=run_dir.parent)
+    assert res.returncode == 0 and "complete" in res.stdout and "never scored" not in res.stdout, res.stdout
+    res = evalkit("leaderboard", str(run_dir.parent), cwd=run_dir.parent)
+    assert res.returncode == 0 and "random weights: speed and memory only" in res.stderr, res.stderr
+    one_line_exit_2(evalkit("regress", "--baseline", str(run_dir), "--candidate", str(run_dir), cwd=run_dir.parent),
+                    "measured random weights")
