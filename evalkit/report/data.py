@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from evalkit.judge.run import JudgeRun
 from evalkit.judge.injection import NOTE as INJECTION_NOTE
-from evalkit.records import GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
+from evalkit.records import CapacityRun, GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
 from evalkit.suites import Suite
 
 
@@ -43,6 +43,7 @@ class ReportData:
     stories: list[StoryView]
     judge: JudgeRun | None = None  # judge.json when the run used a judge
     injections: list[list[str]] = field(default_factory=list)  # model, item, flagged sentences (INJECTION_HEADER)
+    capacity: CapacityRun | None = None  # capacity.json of a random-weights run (then no stories)
 
     @property
     def models(self) -> list[str]:
@@ -53,7 +54,8 @@ class ReportData:
 
 
 def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generations: Sequence[GenerationRecord],
-                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None) -> ReportData:
+                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None,
+                capacity: CapacityRun | None = None) -> ReportData:
     """What the reports show, from the run's stored records (``suite``: the version the run was generated
     on, None when it is gone)."""
     gens = {(g.model, g.item_id): g for g in generations if g.sample == 0}  # one story per item is shown
@@ -77,4 +79,4 @@ def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generat
             outputs=outputs,
         ))
     injections = [[s.model, s.item_id, s.notes[INJECTION_NOTE]] for s in scores if INJECTION_NOTE in s.notes]
-    return ReportData(manifest.run_id, rating, manifest, stories, judge, injections)
+    return ReportData(manifest.run_id, rating, manifest, stories, judge, injections, capacity)
