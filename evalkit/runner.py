@@ -42,6 +42,7 @@ from evalkit.models.base import ModelSpec
 from evalkit.records import GenerationParams, Manifest, ModelRun, SuiteRef, write_json
 from evalkit.sampling import parse_samples
 from evalkit.suites import Suite, default_suite_name, load_suite
+from evalkit.threads import current as thread_policy
 
 
 def new_run_dir(results_dir: Path) -> Path:
@@ -160,6 +161,7 @@ def _open_run(results_dir: Path, suite_obj: Suite, split: str | None, items: Any
         params=gen_params, command=sys.argv[:], pid=os.getpid(), host=socket.gethostname(),
         models=[ModelRun(label=c.spec.label, spec=c.spec.to_dict(), model_key=c.key) for c in candidates],
         scorers=list(scorers) if scorers else None, samples=n_samples, judge=judge_ref,
+        threads=thread_policy().record(),
     )
     write_json(run_dir / "manifest.json", manifest)
     return run_dir, manifest

@@ -21,9 +21,11 @@ from evalkit.records import CapacityRun, Rating, read_json
 from evalkit.report.console import print_tables
 from evalkit.runner import run_compare
 from evalkit.sampling import parse_samples
+from evalkit.threads import threads_option
 
 
 @click.command("compare")
+@threads_option()
 @click.argument("models", nargs=-1, required=True)
 @click.option("--suite", "suite", help="Suite name or folder (default: persona-tales, else smoke).")
 @click.option("--split", help="Split to run (default: the suite's default_split, usually test).")
