@@ -15,7 +15,8 @@ output unless told to rebuild it, and keeps what it made in the context for the 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -311,19 +312,11 @@ def ensure_generated(ctx: RunContext, candidates: Sequence[Candidate], params: G
     each model and marked complete, interrupted or failed."""
     manifest, progress = ctx.manifest, progress or RunProgress()
     run_model = run_model_isolated if isolate else generate_model
-    try:
+    with _run_status(ctx):
         for c, mrun in zip(candidates, manifest.models):
             run_model(c, mrun, ctx.suite, list(items), params, ctx.run_dir, cache, progress, manifest.samples)
             mrun.training = c.model.training_record()
             write_json(ctx.run_dir / "manifest.json", manifest)
-        manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one
-        _finish(ctx, "complete")
-    except KeyboardInterrupt:
-        _finish(ctx, "interrupted", quiet=True)
-        raise
-    except BaseException:
-        _finish(ctx, "failed", quiet=True)
-        raise
     ctx.forget_generations()
 
 
@@ -337,7 +330,7 @@ def ensure_measured(ctx: RunContext, specs: Sequence[ModelSpec], settings: Capac
     progress = progress or RunProgress()
     run = ctx.capacity or CapacityRun()
     measure = measure_isolated if isolate else measure_capacity
-    try:
+    with _run_status(ctx):
         for spec, mrun in zip(specs, ctx.manifest.models):
             if spec.label not in run.models:
                 progress.stage(f"measuring {spec.label} at its real shape with random weights")
@@ -357,7 +350,16 @@ def ensure_measured(ctx: RunContext, specs: Sequence[ModelSpec], settings: Capac
                 run.training_searched[spec.label] = searched
             write_json(ctx.run_dir / CAPACITY_FILE, run)
             write_json(ctx.run_dir / "manifest.json", ctx.manifest)
-        ctx.manifest.hardware = hardware()
+    ctx.__dict__["capacity"] = run
+    return run
+
+
+@contextmanager
+def _run_status(ctx: RunContext) -> Iterator[None]:
+    """The manifest marked complete when the stage inside ends, else interrupted or failed."""
+    try:
+        yield
+        ctx.manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one
         _finish(ctx, "complete")
     except KeyboardInterrupt:
         _finish(ctx, "interrupted", quiet=True)
@@ -365,8 +367,6 @@ def ensure_measured(ctx: RunContext, specs: Sequence[ModelSpec], settings: Capac
     except BaseException:
         _finish(ctx, "failed", quiet=True)
         raise
-    ctx.__dict__["capacity"] = run
-    return run
 
 
 def _finish(ctx: RunContext, status: str, quiet: bool = False) -> None:
