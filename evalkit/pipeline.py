@@ -25,23 +25,29 @@ from pydantic import ValidationError
 
 from evalkit.anchors import kind_metrics, score_anchors, wanted_kinds
 from evalkit.calibration import star_sources
+from evalkit.capacity.engine import CapacitySettings, measure_capacity
+from evalkit.capacity.stage import find_training, measure_isolated
 from evalkit.errors import EvalkitError, RecordError
 from evalkit.generate import Candidate, RunProgress, generate_model
 from evalkit.isolation import run_model_isolated
 from evalkit.judge.run import JudgeRun, judge_stage, load_judge_run
 from evalkit.measure import hardware
+from evalkit.models.base import ModelSpec
 from evalkit.plugins import SCORERS_GROUP, plugin_entry_points
 from evalkit.rating import RatingConfig, StoredRun, load_rating_config, rate_stored
 from evalkit.records import (
     RATING_SCHEMA,
     AnchorScores,
+    CapacityRun,
     GenerationParams,
     GenerationRecord,
     Manifest,
+    ModelInfo,
     Rating,
     ScoreRecord,
     Summary,
     load_manifest,
+    random_weights_run,
     read_json,
     utcnow,
     write_json,
@@ -59,6 +65,9 @@ from evalkit.scoring import (
     score_generations,
 )
 from evalkit.suites import Suite, SuiteItem, find_run_suite
+
+
+CAPACITY_FILE = "capacity.json"
 
 
 def judge_argument(judge: str | None, manifest: Manifest | None, suite: Suite | None) -> tuple[str | None, str | None]:
@@ -227,6 +236,17 @@ class RunContext:
             raise EvalkitError(f"{path}: not an evalkit rating (rebuild it: delete it and rerun)") from None
 
     @cached_property
+    def capacity(self) -> CapacityRun | None:
+        """capacity.json of a random-weights run (None: not one, or nothing measured yet)."""
+        path = self.run_dir / CAPACITY_FILE
+        if not path.exists():
+            return None
+        try:
+            return CapacityRun.model_validate(read_json(path))
+        except ValidationError as e:
+            raise RecordError(f"{path}: not an evalkit capacity record ({e.error_count()} problem(s))") from None
+
+    @cached_property
     def judge_run(self) -> JudgeRun | None:
         """judge.json (None: no judge, or damaged)."""
         return load_judge_run(self.run_dir)
@@ -300,6 +320,48 @@ def ensure_generated(ctx: RunContext, candidates: Sequence[Candidate], params: G
         _finish(ctx, "failed", quiet=True)
         raise
     ctx.forget_generations()
+
+
+def ensure_measured(ctx: RunContext, specs: Sequence[ModelSpec], settings: CapacitySettings, results_dir: Path,
+                    progress: RunProgress | None = None, isolate: bool = False) -> CapacityRun:
+    """capacity.json of a random-weights run: each model measured at its real shape (``isolate``: in a
+    fresh child process), its training projection looked up in ``results_dir``; written after each model,
+    with the manifest (load time, peak memory, what was built), so a failure keeps what was measured."""
+    if ctx.suite is None:
+        raise EvalkitError(f"{ctx.suite_problem()}: measure it with the suite version it was started on")
+    progress = progress or RunProgress()
+    run = ctx.capacity or CapacityRun()
+    measure = measure_isolated if isolate else measure_capacity
+    try:
+        for spec, mrun in zip(specs, ctx.manifest.models):
+            if spec.label not in run.models:
+                progress.stage(f"measuring {spec.label} at its real shape with random weights")
+                rec = measure(spec, ctx.suite, settings)
+                run.models[spec.label] = rec
+                mrun.load_s, mrun.memory = rec.load_s.value, rec.memory.peak
+                mrun.info = ModelInfo(name=spec.label, backend=spec.backend, source=rec.source,
+                                      parameters=rec.parameters, dtype=rec.dtype, quantization=rec.quantization,
+                                      device=rec.device, extra={"weights": "random (real shape, random values)",
+                                                                "basis": rec.basis})
+            training, searched = find_training(results_dir, spec.label)
+            if training is not None:
+                run.training[spec.label] = training
+                run.training_searched.pop(spec.label, None)
+            else:
+                run.training.pop(spec.label, None)
+                run.training_searched[spec.label] = searched
+            write_json(ctx.run_dir / CAPACITY_FILE, run)
+            write_json(ctx.run_dir / "manifest.json", ctx.manifest)
+        ctx.manifest.hardware = hardware()
+        _finish(ctx, "complete")
+    except KeyboardInterrupt:
+        _finish(ctx, "interrupted", quiet=True)
+        raise
+    except BaseException:
+        _finish(ctx, "failed", quiet=True)
+        raise
+    ctx.__dict__["capacity"] = run
+    return run
 
 
 def _finish(ctx: RunContext, status: str, quiet: bool = False) -> None:
@@ -394,6 +456,8 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> Rating:
     """rating.json of the run, rebuilt from the stored records when missing or ``force``."""
     if not force and ctx.rating is not None:
         return ctx.rating
+    if random_weights_run(ctx.manifest):
+        return _rate_capacity(ctx)
     if not (ctx.run_dir / "scores.jsonl").exists():
         raise EvalkitError(f"run {ctx.manifest.run_id} has no scores.jsonl: score it before rating it")
     anchors = ensure_anchors(ctx)
@@ -410,11 +474,24 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> Rating:
     return rating
 
 
+def _rate_capacity(ctx: RunContext) -> Rating:
+    """rating.json of a random-weights run: speed, memory and training time from capacity.json, the
+    quality rows n/a (no stories were written: random weights write noise)."""
+    if ctx.capacity is None:
+        raise EvalkitError(f"run {ctx.manifest.run_id} has no {CAPACITY_FILE}: nothing was measured")
+    previous = ctx.previous_rating()
+    run = StoredRun(ctx.manifest, [], None, None, ctx.metric_info([]), capacity=ctx.capacity)
+    rating = rate_stored(run, ctx.rating_config(previous), previous)
+    write_json(ctx.run_dir / "rating.json", rating)
+    ctx.keep(rating=rating)
+    return rating
+
+
 def ensure_reported(ctx: RunContext, rating: Rating | None = None) -> tuple[Path, Path]:
     """report.md and report.html of the run (always rewritten: they are cheap and pure)."""
     rating = rating if rating is not None else ensure_rated(ctx)
     return write_reports(ctx.run_dir, report_data(ctx.manifest, ctx.suite, rating, ctx.generations, ctx.scores,
-                                                  ctx.judge_run))
+                                                  ctx.judge_run, ctx.capacity))
 
 
 def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, device: str | None = None,
@@ -435,7 +512,7 @@ def report_run(run_dir: str | Path, rerate: bool = False,
     """What `evalkit report` does: score stored stories when the run has none scored, rate when
     rating.json is missing (or ``rerate``), then write both reports."""
     ctx = RunContext.load(run_dir)
-    if not is_scored(ctx.run_dir):
+    if not is_scored(ctx.run_dir) and not random_weights_run(ctx.manifest):
         if not (ctx.run_dir / "generations.jsonl").exists():
             raise EvalkitError(f"run {ctx.manifest.run_id} has no generations yet: nothing to report")
         if on_scoring:

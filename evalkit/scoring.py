@@ -119,7 +119,7 @@ def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer
 
     ``stories`` are one model's stories (what corpus scorers compare a story with). ``progress(n)``
     is told as stories are done: the cached ones at once, the rest chunk by chunk (each chunk's fresh
-    numbers stored before the next, so a killed scoring keeps them)."""
+    numbers stored before the next, with or without ``progress``, so a killed scoring keeps them)."""
     if cache_dir is None:
         if progress is None:
             return score_stories(stories, scorers, context)
@@ -133,8 +133,7 @@ def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer
     pending = sorted({i for scorer, _, _, missing in plans if not scorer.corpus for i in missing})
     if progress is not None:
         progress(len(stories) - len(pending))
-    size = PROGRESS_CHUNK if progress is not None else len(pending)
-    for chunk in chunks(pending, size):
+    for chunk in chunks(pending, PROGRESS_CHUNK):  # each chunk stored before the next: kill -9 keeps it
         wanted = set(chunk)
         for scorer, keys, found, missing in plans:
             todo = [i for i in missing if i in wanted]

@@ -6,8 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evalkit.judge.run import JudgeRun
-from evalkit.records import GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
+from evalkit.judge.injection import NOTE as INJECTION_NOTE
+from evalkit.records import CapacityRun, GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
 from evalkit.suites import Suite
+
+
+INJECTION_HEADER = ["Model", "Item", "Sentences that talk to the judge"]
+INJECTION_INTRO = ("Stories with sentences that talk to the judge (prompt injection, flagged as judge_injection in "
+                   "scores.jsonl's notes; \"left out\" means the judge read the story without them):")
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class ReportData:
     manifest: Manifest
     stories: list[StoryView]
     judge: JudgeRun | None = None  # judge.json when the run used a judge
+    injections: list[list[str]] = field(default_factory=list)  # model, item, flagged sentences (INJECTION_HEADER)
+    capacity: CapacityRun | None = None  # capacity.json of a random-weights run (then no stories)
 
     @property
     def models(self) -> list[str]:
@@ -46,7 +54,8 @@ class ReportData:
 
 
 def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generations: Sequence[GenerationRecord],
-                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None) -> ReportData:
+                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None,
+                capacity: CapacityRun | None = None) -> ReportData:
     """What the reports show, from the run's stored records (``suite``: the version the run was generated
     on, None when it is gone)."""
     gens = {(g.model, g.item_id): g for g in generations if g.sample == 0}  # one story per item is shown
@@ -69,4 +78,5 @@ def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generat
             reference=item.story if item else "",
             outputs=outputs,
         ))
-    return ReportData(manifest.run_id, rating, manifest, stories, judge)
+    injections = [[s.model, s.item_id, s.notes[INJECTION_NOTE]] for s in scores if INJECTION_NOTE in s.notes]
+    return ReportData(manifest.run_id, rating, manifest, stories, judge, injections, capacity)
