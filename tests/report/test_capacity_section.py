@@ -6,7 +6,6 @@ basis and error stand beside the figure in rating.json, the Numbers table and th
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -18,16 +17,12 @@ from evalkit.pipeline import CAPACITY_FILE, report_run
 from evalkit.records import CapacityRun, GenerationParams, Manifest, ModelRun, SuiteRef, write_json
 from evalkit.report.capacity import HEADER
 from evalkit.suites import load_suite
+from tiny_models import shape_only
 
 
 @pytest.fixture(scope="module")
 def estimated_run(tmp_path_factory, tiny_llama_dir) -> Path:
-    shape = tmp_path_factory.mktemp("deep-llama")
-    for f in tiny_llama_dir.iterdir():
-        if f.is_file() and not f.name.endswith(".safetensors"):  # random weights read the configuration only
-            shutil.copy(f, shape / f.name)
-    cfg = json.loads((shape / "config.json").read_text())
-    (shape / "config.json").write_text(json.dumps({**cfg, "num_hidden_layers": 4}))
+    shape = shape_only(tiny_llama_dir, tmp_path_factory.mktemp("deep-llama"), num_hidden_layers=4)
     spec = ModelSpec("llama3-qlora", "hf", {"source": str(shape), "quantization": "nf4", "weights": "random",
                                             "adapter": str(shape / "none"), "finetune_recipe": "qlora"})
     suite = load_suite("persona-tales")
