@@ -33,11 +33,13 @@ from evalkit.stories import (
     score_rows,
 )
 from evalkit.suites import default_suite_name, load_suite
+from evalkit.threads import threads_option
 
 __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"]  # the library lives in evalkit.stories
 
 
 @click.command("score")
+@threads_option()
 @click.argument("stories", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--suite", "suite_name", help="Suite for genre training, novelty and [scoring] settings "
               "(default: the default suite; 'none' for no suite).")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from evalkit.judge.injection import NOTE as INJECTION_NOTE
 from evalkit.judge.run import JudgeRun
-from evalkit.records import GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
+from evalkit.records import CapacityRun, GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
 from evalkit.scoring import describe_missing, missing_stories
 from evalkit.suites import Suite
 
@@ -45,6 +45,7 @@ class ReportData:
     judge: JudgeRun | None = None  # judge.json when the run used a judge
     injections: list[list[str]] = field(default_factory=list)  # model, item, flagged sentences (INJECTION_HEADER)
     missing: dict[str, list[str]] = field(default_factory=dict)  # model -> items without a stored story
+    capacity: CapacityRun | None = None  # capacity.json of a random-weights run (then no stories)
 
     @property
     def models(self) -> list[str]:
@@ -55,7 +56,8 @@ class ReportData:
 
 
 def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generations: Sequence[GenerationRecord],
-                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None) -> ReportData:
+                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None,
+                capacity: CapacityRun | None = None) -> ReportData:
     """What the reports show, from the run's stored records (``suite``: the version the run was generated
     on, None when it is gone)."""
     gens = {(g.model, g.item_id): g for g in generations if g.sample == 0}  # one story per item is shown
@@ -79,8 +81,8 @@ def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generat
             outputs=outputs,
         ))
     injections = [[s.model, s.item_id, s.notes[INJECTION_NOTE]] for s in scores if INJECTION_NOTE in s.notes]
-    return ReportData(manifest.run_id, rating, manifest, stories, judge, injections,
-                      missing_stories(manifest, generations))
+    missing = missing_stories(manifest, generations) if capacity is None else {}  # a random-weights run writes none
+    return ReportData(manifest.run_id, rating, manifest, stories, judge, injections, missing, capacity)
 
 
 def missing_line(data: ReportData) -> str | None:

@@ -6,6 +6,8 @@ like ``a|b <script>`` cannot break a table or inject HTML into a Markdown viewer
 
 from __future__ import annotations
 
+from evalkit.report.capacity import HEADER as CAPACITY_HEADER
+from evalkit.report.capacity import capacity_section
 from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData, missing_line
 from evalkit.report.format import fmt, md_escape
 from evalkit.report.text import (
@@ -78,7 +80,8 @@ def render_markdown(data: ReportData) -> str:
         lines += _table(["Metric", "Difference", "Value [95% CI]", "Significant", "Better"], rows) if rows else ["No comparisons."]
         lines.append("")
 
-    lines += _anchor_section(data)
+    lines += _capacity_section(data)
+    lines += _anchor_section(data) if data.capacity is None else ["## How stars are given", "", *_cut_section(data)]
     lines += _judge_section(data)
 
     found = notes(r)
@@ -121,7 +124,19 @@ def _anchor_section(data: ReportData) -> list[str]:
                      str((a.n if a else 0) or 0)])
     lines += _table(["Row", "Metric", "1★ level", "5★ level (references)", "Degenerate kinds (mean)", "References"], rows)
     lines.append("")
-    cuts = cut_rows(r)
+    lines += _cut_section(data)
+    lines += ["## Where each quality row's stars come from", ""]
+    lines += _table(["Row", "Metric", "Stars from", "References vs degenerate copies"],
+                    [[md_escape(a), md_escape(b), md_escape(c), md_escape(d)] for a, b, c, d in stars_source_rows(r)])
+    lines.append("")
+    for note in calibration_notes(r):
+        lines += [f"Calibration data: {md_escape(note)}", ""]
+    return lines
+
+
+def _cut_section(data: ReportData) -> list[str]:
+    lines: list[str] = []
+    cuts = cut_rows(data.rating)
     if cuts:
         lines += ["Speed, memory and training time use fixed cut points, the same on every machine "
                   "(stars are linear in log(value) between them):", ""]
@@ -131,13 +146,16 @@ def _anchor_section(data: ReportData) -> list[str]:
                                                                  for i, c in enumerate(cuts))]
                          for name, metric, cuts in cuts])
         lines.append("")
-    lines += ["## Where each quality row's stars come from", ""]
-    lines += _table(["Row", "Metric", "Stars from", "References vs degenerate copies"],
-                    [[md_escape(a), md_escape(b), md_escape(c), md_escape(d)] for a, b, c, d in stars_source_rows(r)])
-    lines.append("")
-    for note in calibration_notes(r):
-        lines += [f"Calibration data: {md_escape(note)}", ""]
     return lines
+
+
+def _capacity_section(data: ReportData) -> list[str]:
+    sec = capacity_section(data)
+    if sec is None:
+        return []
+    lines = ["## Capacity", ""] + [line for s in sec.intro for line in (md_escape(s), "")]
+    lines += _table(CAPACITY_HEADER, [[md_escape(c) for c in row] for row in sec.rows]) + [""]
+    return lines + [f"- {md_escape(n)}" for n in sec.notes] + ([""] if sec.notes else [])
 
 
 def _judge_section(data: ReportData) -> list[str]:
