@@ -3,6 +3,7 @@ so ``evalkit --help`` stays fast (no torch, no transformers)."""
 
 from __future__ import annotations
 
+import atexit
 import errno
 import gc
 import importlib
@@ -14,6 +15,13 @@ import click
 from evalkit.errors import EvalkitError
 from evalkit.threads import configure as configure_threads
 from evalkit.threads import threads_option
+
+# The interpreter's teardown runs full garbage collections over everything the libraries and models
+# left (850k objects in 5k modules after `evalkit score`: seconds; the 26 s between report and exit in
+# issue 25). At exit every record is written and nothing left needs a collection: frozen, out of the
+# collector's reach, teardown only drops references. Registered first, so it runs after the
+# libraries' own exit handlers.
+atexit.register(gc.freeze)
 
 # name -> (module, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -59,17 +67,6 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit 2; Ctrl-C exits 130."""
-    try:
-        _run(argv)
-    finally:
-        # The interpreter's teardown runs full garbage collections over everything the libraries and
-        # models left (850k objects in 5k modules after `evalkit score`: 4 s at load 7, the 26 s
-        # between report and exit in issue 25). Everything is written and nothing left needs a
-        # collection: moved out of the collector's reach, teardown only drops references.
-        gc.freeze()
-
-
-def _run(argv: list[str] | None) -> None:
     try:
         # before any command imports torch: OpenMP reads its wait policy when it loads
         configure_threads(warn=lambda line: click.echo(line, err=True))

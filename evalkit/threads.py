@@ -31,7 +31,7 @@ from typing import Any
 import click
 import psutil
 
-from evalkit.errors import EvalkitError
+from evalkit.sampling import parse_samples
 
 ENV = "EVALKIT_THREADS"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -130,14 +130,9 @@ def others_busy(interval: float = 0.25) -> float:
 
 
 def parse_threads(text: str | int, where: str) -> int:
-    """A thread count from the command line or the environment: a positive integer, else exit 2."""
-    try:
-        n = int(str(text).strip())
-    except ValueError:
-        raise EvalkitError(f"{where} {text!r}: expected a whole number of threads (1 or more)") from None
-    if n < 1:
-        raise EvalkitError(f"{where} {n}: expected 1 or more threads")
-    return n
+    """A thread count from the command line or the environment: a whole number >= 1 (the rule of a
+    sample count), else EvalkitError (exit 2)."""
+    return parse_samples(text, where)
 
 
 def choose(requested: int | None, available: int, source: str = "cpus",

@@ -84,10 +84,10 @@ def _evalkit(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("args, env, words", [
-    (["compare", "--threads", "0", "a", "b"], None, "--threads 0"),
-    (["--threads", "-2", "runs"], None, "--threads -2"),
-    (["score", "--threads", "many", "x.jsonl"], None, "'many'"),
-    (["runs"], {"EVALKIT_THREADS": "0"}, "EVALKIT_THREADS 0"),
+    (["compare", "--threads", "0", "a", "b"], None, "--threads must be a whole number >= 1, not 0"),
+    (["--threads", "-2", "runs"], None, "--threads must be a whole number >= 1, not -2"),
+    (["score", "--threads", "many", "x.jsonl"], None, "--threads must be a whole number >= 1, not 'many'"),
+    (["runs"], {"EVALKIT_THREADS": "0"}, "EVALKIT_THREADS must be a whole number >= 1, not 0"),
 ])
 def test_bad_thread_counts_exit_2_with_one_line(args, env, words, tmp_path):
     r = _evalkit(*args, env=env)
