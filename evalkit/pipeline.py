@@ -15,7 +15,8 @@ output unless told to rebuild it, and keeps what it made in the context for the 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -62,6 +63,10 @@ from evalkit.scoring import (
     load_generations,
     load_scorers,
     load_scores,
+    describe_missing,
+    missing_names,
+    missing_stories,
+    rerun_hint,
     score_generations,
 )
 from evalkit.suites import Suite, SuiteItem, find_run_suite
@@ -91,6 +96,7 @@ class RunContext:
     scorer_names: list[str] | None = None
     device: str | None = None
     use_score_cache: bool = True  # False: score everything afresh (nothing read from or added to the cache)
+    allow_missing: bool = False  # report --allow-missing: score and report a run that lost stories, saying which
     scoring_options: dict[str, Any] | None = None  # ScoringContext options (lm.path, lm.alternatives, ...)
     judge: str | None = None  # the judge model argument (--judge, the manifest's judge, or the suite's [judge])
     models_file: str | None = None  # what the judge argument is resolved with
@@ -306,19 +312,11 @@ def ensure_generated(ctx: RunContext, candidates: Sequence[Candidate], params: G
     each model and marked complete, interrupted or failed."""
     manifest, progress = ctx.manifest, progress or RunProgress()
     run_model = run_model_isolated if isolate else generate_model
-    try:
+    with _run_status(ctx):
         for c, mrun in zip(candidates, manifest.models):
             run_model(c, mrun, ctx.suite, list(items), params, ctx.run_dir, cache, progress, manifest.samples)
             mrun.training = c.model.training_record()
             write_json(ctx.run_dir / "manifest.json", manifest)
-        manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one
-        _finish(ctx, "complete")
-    except KeyboardInterrupt:
-        _finish(ctx, "interrupted", quiet=True)
-        raise
-    except BaseException:
-        _finish(ctx, "failed", quiet=True)
-        raise
     ctx.forget_generations()
 
 
@@ -332,7 +330,7 @@ def ensure_measured(ctx: RunContext, specs: Sequence[ModelSpec], settings: Capac
     progress = progress or RunProgress()
     run = ctx.capacity or CapacityRun()
     measure = measure_isolated if isolate else measure_capacity
-    try:
+    with _run_status(ctx):
         for spec, mrun in zip(specs, ctx.manifest.models):
             if spec.label not in run.models:
                 progress.stage(f"measuring {spec.label} at its real shape with random weights")
@@ -352,7 +350,16 @@ def ensure_measured(ctx: RunContext, specs: Sequence[ModelSpec], settings: Capac
                 run.training_searched[spec.label] = searched
             write_json(ctx.run_dir / CAPACITY_FILE, run)
             write_json(ctx.run_dir / "manifest.json", ctx.manifest)
-        ctx.manifest.hardware = hardware()
+    ctx.__dict__["capacity"] = run
+    return run
+
+
+@contextmanager
+def _run_status(ctx: RunContext) -> Iterator[None]:
+    """The manifest marked complete when the stage inside ends, else interrupted or failed."""
+    try:
+        yield
+        ctx.manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one
         _finish(ctx, "complete")
     except KeyboardInterrupt:
         _finish(ctx, "interrupted", quiet=True)
@@ -360,8 +367,6 @@ def ensure_measured(ctx: RunContext, specs: Sequence[ModelSpec], settings: Capac
     except BaseException:
         _finish(ctx, "failed", quiet=True)
         raise
-    ctx.__dict__["capacity"] = run
-    return run
 
 
 def _finish(ctx: RunContext, status: str, quiet: bool = False) -> None:
@@ -387,7 +392,7 @@ def ensure_scored(ctx: RunContext, force: bool = False, progress: Callable[[str,
             raise EvalkitError(f"suite {m.suite.name!r} {why}: score it with the suite version it was generated on")
         summary, records = score_generations(ctx.run_dir, ctx.manifest, ctx.suite, ctx.generations,
                                              list(ctx.generation_problems), ctx.scorers, ctx.scoring, ctx.score_cache,
-                                             progress)
+                                             progress, allow_missing=ctx.allow_missing)
         ctx.keep(summary=summary, scores=records)
         if ctx.judge:
             ensure_judged(ctx, force=True)
@@ -494,6 +499,22 @@ def ensure_reported(ctx: RunContext, rating: Rating | None = None) -> tuple[Path
                                                   ctx.judge_run, ctx.capacity))
 
 
+def check_lost(ctx: RunContext) -> None:
+    """EvalkitError naming the stories a scored run's generations lost, unless ``ctx.allow_missing``.
+    An interrupted run without damaged lines simply has fewer stories (its reports list them)."""
+    lost = missing_stories(ctx.manifest, ctx.generations)
+    damaged = ctx.generation_problems
+    if not lost or ctx.allow_missing or not is_scored(ctx.run_dir) or (not damaged and ctx.manifest.status != "complete"):
+        return
+    n = sum(map(len, lost.values()))
+    where = damaged[0].replace(": skipped a damaged line (", ": damaged line (", 1) + ": " if damaged else ""
+    raise EvalkitError(
+        f"{where}run {ctx.manifest.run_id} lost {n} stor{'y' if n == 1 else 'ies'} from generations.jsonl "
+        f"({missing_names(lost, 8)}); "
+        f"rerun {rerun_hint(ctx.manifest)} (a new run that reuses every cached story and generates only the "
+        "missing ones), or pass --allow-missing to report the rest without them")
+
+
 def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, device: str | None = None,
               progress: Callable[[str, int], None] | None = None) -> Summary:
     """Score every stored generation of a run (and the suite's anchors); write scores.jsonl,
@@ -508,11 +529,22 @@ def rate_run(run_dir: str | Path) -> Rating:
 
 
 def report_run(run_dir: str | Path, rerate: bool = False,
-               on_scoring: Callable[[str], None] | None = None) -> tuple[Rating, Path, Path]:
+               on_scoring: Callable[[str], None] | None = None, allow_missing: bool = False,
+               on_missing: Callable[[str], None] | None = None) -> tuple[Rating, Path, Path]:
     """What `evalkit report` does: score stored stories when the run has none scored, rate when
-    rating.json is missing (or ``rerate``), then write both reports."""
+    rating.json is missing (or ``rerate``), then write both reports. A run whose generations lost
+    stories (damaged lines, or a complete run without them) stops with exit 2 naming them, unless
+    ``allow_missing``: then the rest is reported, the reports list the missing stories and
+    ``on_missing`` hears the same line."""
     ctx = RunContext.load(run_dir)
-    if not is_scored(ctx.run_dir) and not random_weights_run(ctx.manifest):
+    ctx.allow_missing = allow_missing
+    random_weights = random_weights_run(ctx.manifest)  # measured, never generated: no stories to lose
+    if not random_weights:
+        check_lost(ctx)
+        lost = missing_stories(ctx.manifest, ctx.generations)
+        if lost and on_missing:
+            on_missing(describe_missing(lost))
+    if not is_scored(ctx.run_dir) and not random_weights:
         if not (ctx.run_dir / "generations.jsonl").exists():
             raise EvalkitError(f"run {ctx.manifest.run_id} has no generations yet: nothing to report")
         if on_scoring:

@@ -23,6 +23,7 @@ from evalkit.models.hf_options import HFOptions
 from evalkit.models.random_weights import plan_for, shape_for
 from evalkit.records import CapacityRecord, CapacityTraining, ProjectedTraining, read_json
 from evalkit.suites import Suite
+from evalkit.threads import ThreadPolicy, adopt, current
 
 
 def measure_isolated(spec: ModelSpec, suite: Suite, settings: CapacitySettings) -> CapacityRecord:
@@ -31,13 +32,14 @@ def measure_isolated(spec: ModelSpec, suite: Suite, settings: CapacitySettings) 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights never reach for the hub (the child inherits it)
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
-            return pool.submit(_measure, spec, suite, settings).result()
+            return pool.submit(_measure, spec, suite, settings, current()).result()
         except BrokenProcessPool:
             raise EvalkitError(f"{spec.label}: the process measuring it died (out of memory?); measure it alone "
                                "with `evalkit capacity` and --memory-limit-gb below this machine's free memory") from None
 
 
-def _measure(spec: ModelSpec, suite: Suite, settings: CapacitySettings) -> CapacityRecord:
+def _measure(spec: ModelSpec, suite: Suite, settings: CapacitySettings, policy: ThreadPolicy) -> CapacityRecord:
+    adopt(policy)  # the parent's thread count (--threads), as the generation children take it
     return measure_capacity(spec, suite, settings, note=_say)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evalkit.judge.run import JudgeRun
 from evalkit.judge.injection import NOTE as INJECTION_NOTE
+from evalkit.judge.run import JudgeRun
 from evalkit.records import CapacityRun, GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
+from evalkit.scoring import describe_missing, missing_stories
 from evalkit.suites import Suite
 
 
@@ -43,6 +44,7 @@ class ReportData:
     stories: list[StoryView]
     judge: JudgeRun | None = None  # judge.json when the run used a judge
     injections: list[list[str]] = field(default_factory=list)  # model, item, flagged sentences (INJECTION_HEADER)
+    missing: dict[str, list[str]] = field(default_factory=dict)  # model -> items without a stored story
     capacity: CapacityRun | None = None  # capacity.json of a random-weights run (then no stories)
 
     @property
@@ -79,4 +81,10 @@ def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generat
             outputs=outputs,
         ))
     injections = [[s.model, s.item_id, s.notes[INJECTION_NOTE]] for s in scores if INJECTION_NOTE in s.notes]
-    return ReportData(manifest.run_id, rating, manifest, stories, judge, injections, capacity)
+    missing = missing_stories(manifest, generations) if capacity is None else {}  # a random-weights run writes none
+    return ReportData(manifest.run_id, rating, manifest, stories, judge, injections, missing, capacity)
+
+
+def missing_line(data: ReportData) -> str | None:
+    """The report's line about stories the run has no record of (lost to damaged lines, or never written)."""
+    return describe_missing(data.missing) if data.missing else None

@@ -15,7 +15,7 @@ from evalkit.records import Rating
 from evalkit.report.capacity import HEADER as CAPACITY_HEADER
 from evalkit.report.capacity import capacity_section
 from evalkit.report.charts import bar_chart, color, scatter
-from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData
+from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData, missing_line
 from evalkit.report.format import fmt, html_escape
 from evalkit.report.text import (
     AGREEMENT_HEADER,
@@ -86,8 +86,10 @@ def render_html(data: ReportData) -> str:
 
 
 def _header(data: ReportData) -> str:
+    missing = missing_line(data)
+    lost = f'<p class="error" id="missing">{e(missing)}</p>' if missing else ""
     return (f"<header><h1>evalkit report: run {e(data.run_id)}</h1>"
-            f'<p class="prov" id="provenance">{e(provenance(data))}</p></header>')
+            f'<p class="prov" id="provenance">{e(provenance(data))}</p>{lost}</header>')
 
 
 def _star_table(data: ReportData) -> str:

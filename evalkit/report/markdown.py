@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from evalkit.report.capacity import HEADER as CAPACITY_HEADER
 from evalkit.report.capacity import capacity_section
-from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData
+from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData, missing_line
 from evalkit.report.format import fmt, md_escape
 from evalkit.report.text import (
     AGREEMENT_HEADER,
@@ -37,6 +37,9 @@ def render_markdown(data: ReportData) -> str:
     r = data.rating
     models = data.models
     lines = [f"# evalkit report: run {md_escape(data.run_id)}", "", md_escape(provenance(data)), ""]
+    missing = missing_line(data)
+    if missing:
+        lines += [f"**{md_escape(missing)}**", ""]
 
     lines += ["## Star ratings", ""]
     rows = []

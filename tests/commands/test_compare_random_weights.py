@@ -49,7 +49,7 @@ def run(tmp_path_factory, tiny_gpt2_dir, tiny_llama_dir) -> tuple[Path, subproce
                       "32", "--models-file", str(models), "--output", str(tmp / "r" / "capacity" / label), cwd=tmp)
         assert res.returncode == 0, res.stderr[-2000:]
     res = evalkit("compare", "llama3-qlora", "distilgpt2", "--random-weights", "--models-file", str(models),
-                  "--results-dir", "r", "--max-new-tokens", "6", "--batch-size", "2", cwd=tmp)
+                  "--results-dir", "r", "--max-new-tokens", "6", "--batch-size", "2", "--threads", "2", cwd=tmp)
     assert res.returncode == 0, res.stderr[-3000:]
     (run_dir,) = [p for p in (tmp / "r").iterdir() if p.name[0].isdigit()]
     return run_dir, res
@@ -74,6 +74,7 @@ def test_random_weights_fill_the_three_rows_and_mark_the_quality_rows(run):
         p = cap.training[label].projection
         assert training.value == pytest.approx(p.projected_s.value / 3600) and training.stars is not None
         assert training.basis == p.basis and training.basis.startswith("projected from 2 steps")
+    assert all(rec.threads == 2 for rec in cap.models.values())  # --threads reaches each child (ENV says 1)
     llama = cap.models["llama3-qlora"]
     assert llama.quantization == "nf4" and llama.adapter is not None and llama.adapter.recipe == "qlora"
     assert cap.models["distilgpt2"].quantization is None and cap.models["distilgpt2"].adapter is None
