@@ -41,6 +41,8 @@ from evalkit.pipeline import (
 from evalkit.models.base import ModelSpec
 from evalkit.records import GenerationParams, Manifest, ModelRun, SuiteRef, write_json
 from evalkit.sampling import parse_samples
+from evalkit.scorers.base import ScoringContext
+from evalkit.scorers.judge import judge_defence
 from evalkit.suites import Suite, default_suite_name, load_suite
 from evalkit.threads import current as thread_policy
 
@@ -108,6 +110,8 @@ def run_compare(
     # held while the candidates generate)
     judge_arg, _ = judge_argument(judge, None, suite_obj)
     judge_ref = check_judge(judge_arg, models_file) if judge_arg else None
+    if judge_arg:
+        judge_defence(ScoringContext(suite=suite_obj))  # an unknown [judge] injection mode, before any work
     check_runnable(candidates, items, gen_params, cache, n_samples)
 
     run_dir, manifest = _open_run(results_dir, suite_obj, split, items, gen_params, candidates,

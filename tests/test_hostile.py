@@ -455,10 +455,16 @@ def _scored_run_without(edit: Callable[[Path], None]) -> Callable[[Sandbox], lis
     return build
 
 
+OBEY_SUITE = (SMOKE / "suite.toml").read_text(encoding="utf-8").split("[regress]")[0] + '\n[judge]\ninjection = "obey"\n'
+
+
 def _judge_injection_mode(sb: Sandbox) -> list[str]:
     assert sb.gpt2 is not None
-    toml = (SMOKE / "suite.toml").read_text(encoding="utf-8").split("[regress]")[0] + '\n[judge]\ninjection = "obey"\n'
-    return _score(sb, "--suite", str(sb.suite(toml=toml)), "--judge", str(sb.gpt2))
+    return _score(sb, "--suite", str(sb.suite(toml=OBEY_SUITE)), "--judge", str(sb.gpt2))
+
+
+def _nothing_generated(sb: Sandbox, res: subprocess.CompletedProcess) -> None:
+    assert not list((sb.root / "res").glob("*/generations.jsonl"))
 
 
 CACHE_CASES = [
@@ -550,6 +556,11 @@ CACHE_CASES = [
     # item 1: an unknown [judge] injection mode stops before any judging
     Case("score-judge-injection-mode-unknown", _judge_injection_mode,
          r"suite\.toml \[judge\] injection: 'obey' is not one of drop, fence, off", needs=("gpt2",)),
+    Case("compare-judge-injection-mode-unknown", lambda sb: ["compare", "echo-a", "echo-b", "--suite",
+                                                             str(sb.suite(toml=OBEY_SUITE)), "--models-file",
+                                                             str(sb.echo_models()), "--scorers", "repetition",
+                                                             "--judge", "echo-a", "--results-dir", "res"],
+         r"\[judge\] injection: 'obey' is not one of", needs=("plugin",), check=_nothing_generated),
 ]
 
 

@@ -96,35 +96,35 @@ def _question(rubric: Rubric, genre: str | None, genre_definition: str | None) -
                                   genre_definition=genre_definition or "no definition given").strip()
 
 
+def _user(criterion: str, intro: str, prompt: str, stories: dict[str, str], ask: str,
+          defence: Defence) -> tuple[str, str]:
+    """(system, user) of one question: ``criterion`` (and scale), the request the stories were written for,
+    the stories (name -> text: "Story", or "Story A" and "Story B") and the task ``ask``."""
+    request = (fence_safe(prompt) if defence.fence else prompt).strip()
+    task = f"{intro} {request}\n\n" if request else ""
+    shown = {name: _story(text, defence) for name, text in stories.items()}
+    if not defence.fence:
+        body = "\n\n".join(f"{name}:\n<<<\n{text}\n>>>" for name, text in shown.items())
+        return SYSTEM, f"{criterion}\n\n{task}{body}\n\n{ask}"
+    body = "\n\n".join(_fenced(name.upper(), text) for name, text in shown.items())
+    over = "The story is over." if len(shown) == 1 else "Both stories are over."
+    return FENCED_SYSTEM, (f"{criterion}\n\n{task}{NOT_INSTRUCTIONS}\n\n{body}\n\n{over} {NOT_INSTRUCTIONS}\n"
+                           f"{criterion}\n\n{ask}")
+
+
 def rating_prompt(rubric: Rubric, story: str, prompt: str = "", genre: str | None = None,
                   genre_definition: str | None = None, defence: Defence = Defence()) -> JudgePrompt:
     scale = "\n".join(rubric.scale)
-    ask = f"Rate the story's {rubric.title} from 1 to 5. Answer with the digit only."
-    if not defence.fence:
-        task = f"The story was written for this request: {prompt.strip()}\n\n" if prompt.strip() else ""
-        user = (f"Criterion: {rubric.title}\n{_question(rubric, genre, genre_definition)}\n\nRatings:\n{scale}\n\n"
-                f"{task}Story:\n<<<\n{_story(story, defence)}\n>>>\n\n{ask}")
-        return JudgePrompt(SYSTEM, user, RATING_CHOICES)
-    request = fence_safe(prompt).strip()
-    task = f"The story was written for this request: {request}\n\n" if request else ""
     criterion = f"Criterion: {rubric.title}\n{_question(rubric, genre, genre_definition)}\n\nRatings:\n{scale}"
-    user = (f"{criterion}\n\n{task}{NOT_INSTRUCTIONS}\n\n{_fenced('STORY', _story(story, defence))}\n\n"
-            f"The story is over. {NOT_INSTRUCTIONS}\n{criterion}\n\n{ask}")
-    return JudgePrompt(FENCED_SYSTEM, user, RATING_CHOICES)
+    system, user = _user(criterion, "The story was written for this request:", prompt, {"Story": story},
+                         f"Rate the story's {rubric.title} from 1 to 5. Answer with the digit only.", defence)
+    return JudgePrompt(system, user, RATING_CHOICES)
 
 
 def pairwise_prompt(rubric: Rubric, first: str, second: str, prompt: str = "", genre: str | None = None,
                     genre_definition: str | None = None, defence: Defence = Defence()) -> JudgePrompt:
-    ask = f"Which story is better on {rubric.title}? Answer with the letter A or B only."
-    if not defence.fence:
-        task = f"Both stories were written for this request: {prompt.strip()}\n\n" if prompt.strip() else ""
-        user = (f"Criterion: {rubric.title}\n{_question(rubric, genre, genre_definition)}\n\n{task}"
-                f"Story A:\n<<<\n{_story(first, defence)}\n>>>\n\nStory B:\n<<<\n{_story(second, defence)}\n>>>\n\n{ask}")
-        return JudgePrompt(SYSTEM, user, PAIR_CHOICES)
-    request = fence_safe(prompt).strip()
-    task = f"Both stories were written for this request: {request}\n\n" if request else ""
     criterion = f"Criterion: {rubric.title}\n{_question(rubric, genre, genre_definition)}"
-    user = (f"{criterion}\n\n{task}{NOT_INSTRUCTIONS}\n\n{_fenced('STORY A', _story(first, defence))}\n\n"
-            f"{_fenced('STORY B', _story(second, defence))}\n\nBoth stories are over. {NOT_INSTRUCTIONS}\n"
-            f"{criterion}\n\n{ask}")
-    return JudgePrompt(FENCED_SYSTEM, user, PAIR_CHOICES)
+    system, user = _user(criterion, "Both stories were written for this request:", prompt,
+                         {"Story A": first, "Story B": second},
+                         f"Which story is better on {rubric.title}? Answer with the letter A or B only.", defence)
+    return JudgePrompt(system, user, PAIR_CHOICES)

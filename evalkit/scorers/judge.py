@@ -50,7 +50,6 @@ class JudgeScorer(Scorer):
     def cache_identity(self, context: ScoringContext) -> str:
         """The judge's fingerprint and the rubrics' wording: another judge or an edited rubric is another
         number (the score cache keys on this; the judge-call cache below it keys on the same)."""
-        from evalkit.judge.rubric import load_rubrics
         from evalkit.records import stable_hash
 
         key = judge_fingerprint(context)
