@@ -52,11 +52,13 @@ print(json.dumps({"tok_s": run(), "threads": torch.get_num_threads()}), flush=Tr
 
 
 GENRE_FIT = """
-import sys, time
-from threadpoolctl import threadpool_limits
+import os, sys, time
 from evalkit.threads import configure
 configure(int(sys.argv[1]))
-threadpool_limits(limits=int(sys.argv[2]), user_api="blas")
+os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[2]  # read when NumPy's OpenBLAS loads, just below
+import numpy
+from threadpoolctl import threadpool_info
+assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {int(sys.argv[2])}
 from evalkit.scorers import _genre_eval as ge, genre_classifier as gc
 from evalkit.scorers.base import ScoringContext
 from evalkit.suites import load_suite
