@@ -16,7 +16,6 @@ the locked test part is only predicted after every choice is made.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -80,7 +79,7 @@ def main(argv=None) -> int:
     ctx = ScoringContext(suite=suite)
     stories = gc.training_stories(suite.genres, suite.items, group=suite.name)
     t0 = time.perf_counter()
-    ctx_frame = gc.feature_frame([s.text for s in stories], ctx, suite.genres)  # embeds once for all below
+    gc.feature_frame([s.text for s in stories], ctx, suite.genres)  # embeds once for all below
     print(f"features for {len(stories)} stories: {time.perf_counter() - t0:.1f}s", flush=True)
     cands, best = ge.compare_candidates(stories, suite.genres, ctx)
     print({k: round(v.accuracy, 3) for k, v in cands.items()}, "->", best, flush=True)

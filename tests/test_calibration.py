@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from evalkit.calibration import (
-    Calibration,
     apply_calibration,
     cross_validate,
     fit_calibration,
