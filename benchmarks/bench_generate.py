@@ -31,9 +31,16 @@ def main() -> None:
     ap.add_argument("--batch1-stories", type=int, default=5, help="stories generated one at a time for batch 1")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="32 tokens, 2 rounds, 3 stories at batch 1")
+    ap.add_argument("--threads", type=int, help="threads (default: evalkit's thread policy, as a compare would)")
     a = ap.parse_args()
     if a.quick:
         a.tokens, a.rounds, a.batch1_stories = 32, 2, 3
+
+    from evalkit.threads import configure
+
+    # before torch loads, as `evalkit compare` does: both loops run under the same policy
+    policy = configure(a.threads, "--threads", watch=a.threads is None)
+    print("thread policy:", policy.record(), flush=True)
 
     import torch
     from transformers import set_seed

@@ -74,12 +74,12 @@ def main(argv=None) -> int:
     out["genre_fit_s"] = time.perf_counter() - t
     out["genre_model"] = model.describe() if model else None
 
-    t = time.perf_counter()
-    score_stories(batch, load_scorers(LEXICAL), ctx)
-    out["lexical_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    score_stories(batch, load_scorers(EMBEDDING), ctx)
-    out["embedding_s"] = time.perf_counter() - t
+    out["lexical_s"] = out["embedding_s"] = 0.0
+    for name in LEXICAL + EMBEDDING:  # one at a time: each scorer's own figure (the first embedder user
+        t = time.perf_counter()       # pays the run's one embedding pass)
+        score_stories(batch, load_scorers([name]), ctx)
+        out[f"{name}_s"] = time.perf_counter() - t
+        out["lexical_s" if name in LEXICAL else "embedding_s"] += out[f"{name}_s"]
     out["embedding_plus_lexical_s"] = out["lexical_s"] + out["embedding_s"]
 
     if lm is not None:

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # The seed's two models at their real shapes with random weights, on a CUDA machine, in under 8 minutes:
-#   1. capacity of llama3-qlora (Llama 3 8B Instruct, nf4 + the qlora recipe's LoRA) and distilgpt2 at full
-#      depth, full story budget (evalkit capacity; also `evalkit compare --random-weights` when
-#      that flag exists);
-#   2. the training projection of each with its seed recipe (evalkit finetune --random-weights);
-#   3. one summary, beside the seed's claims.
+#   1. the training projection of each with its seed recipe (evalkit finetune --random-weights);
+#   2. `evalkit compare llama3-qlora distilgpt2 --random-weights`: llama3-qlora (Llama 3 8B Instruct, nf4 + the
+#      qlora recipe's LoRA) and distilgpt2 measured at full depth and the full story budget, rated (Training
+#      Time from step 1, Inference Speed, Memory Efficiency) with the report's Capacity section;
+#   3. one summary, beside the seed's claims (evalkit/report/seed_claims.toml; the run's report.md has them all).
 # Nothing is downloaded: the configurations are shipped (evalkit/models/shapes/).
 #
 #   bash benchmarks/gpu_seed_shapes.sh [OUT_DIR]          # default OUT_DIR: results/gpu_seed_shapes
 #
 # Environment: PYTHON (default .venv/bin/python, else python3), STEPS (optimizer steps per projection,
-# default 3), CAPACITY_ARGS / FINETUNE_ARGS (extra flags, e.g. CAPACITY_ARGS="--prefixes 1,2" and
-# FINETUNE_ARGS="--max-length 64" with tiny shapes: the CPU path the tests use), MODELS (default
+# default 3), CAPACITY_ARGS / FINETUNE_ARGS (extra flags of `evalkit compare` and of `evalkit finetune`, e.g.
+# CAPACITY_ARGS="--max-new-tokens 4" and FINETUNE_ARGS="--max-length 64" with tiny shapes: the CPU path the tests use), MODELS (default
 # "llama3-qlora distilgpt2"), BUDGET_S (default 480: each step gets what is left, the script says when a
 # step ran out). Exit code: 0 when every step finished, 1 otherwise (the summary still prints).
 set -uo pipefail
@@ -49,43 +49,41 @@ print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
       "load average", os.getloadavg()[0])
 EOF
 
-# 1. capacity at full depth (a GPU measures every layer and the whole story budget)
-PREFIX_FLAG="--prefixes full"
-case " $CAPACITY_ARGS " in *" --prefixes "*) PREFIX_FLAG="";; esac
-# shellcheck disable=SC2086
-step capacity "$PY" -m evalkit.cli capacity $MODELS $PREFIX_FLAG --out-dir "$OUT/capacity" $CAPACITY_ARGS
-
-# 1b. the same through compare, once compare has --random-weights (the star table's three rows)
-if "$PY" -m evalkit.cli compare --help 2>/dev/null | grep -q -- "--random-weights"; then
-  # shellcheck disable=SC2086
-  step compare "$PY" -m evalkit.cli compare $MODELS --random-weights --results-dir "$OUT/runs"
-fi
-
-# 2. training projections with each model's seed recipe (qlora for llama3-qlora, full for distilgpt2)
+# 1. training projections with each model's seed recipe (qlora for llama3-qlora, full for distilgpt2), written
+#    where compare reads them: <results>/capacity/<model>/training_projection.json
 FT_PREFIX="--prefixes full"
 case " $FINETUNE_ARGS " in *" --prefixes "*) FT_PREFIX="";; esac
 for m in $MODELS; do
   # shellcheck disable=SC2086
   step "finetune-$(basename "$m")" "$PY" -m evalkit.cli finetune "$m" --random-weights --max-steps "$STEPS" $FT_PREFIX \
-    --output "$OUT/finetune/$(basename "$m")" $FINETUNE_ARGS
+    --output "$OUT/runs/capacity/$(basename "$m")" $FINETUNE_ARGS
 done
+
+# 2. the star table's three rows and the Capacity section: compare with random weights (a GPU measures every
+#    layer and the whole story budget; each model in its own process)
+# shellcheck disable=SC2086
+step compare "$PY" -m evalkit.cli compare $MODELS --random-weights --results-dir "$OUT/runs" $CAPACITY_ARGS
 
 # 3. one summary beside the seed's claims
 "$PY" - "$OUT" <<'EOF' | tee "$OUT/summary.txt"
 import json, os, sys
 from pathlib import Path
 
+from evalkit.report.capacity import load_claims
+
 out = Path(sys.argv[1])
-claims = {"llama3-qlora": ("3-5 s per story", "6-8 GB VRAM", "2-4 h (notebook)"),
-          "distilgpt2": ("< 1 s per story", "2-3 GB VRAM", "1-2 h on GPU")}
 print(f"seed shapes with random weights, load average {os.getloadavg()[0]:.2f}")
-for rec_path in sorted((out / "capacity").glob("*.json")):
-    r = json.loads(rec_path.read_text())
-    m = r["label"]
+runs = sorted(p for p in (out / "runs").glob("*/capacity.json"))
+if not runs:
+    print(f"(no compare run: see {out}/compare.log)")
+    sys.exit(0)
+cap = json.loads(runs[-1].read_text())
+for m, r in cap["models"].items():
     mem = r["memory"]
     peak = (mem["peak_added_bytes"] if mem["how"] == "measured" else mem["bytes_in_memory"]) or 0
     sps = r["seconds_per_story"]
-    claim = claims.get(m, ("-", "-", "-"))
+    said = {c.figure: c.claim for c in load_claims().claims if m in c.models or r["source"] in c.sources}
+    claim = [said.get(f, "-") for f in ("seconds_per_story", "peak_memory_gb", "training_hours")]
     print(f"\n{m} on {r['device']} ({r['basis']})")
     print(f"  parameters        {r['parameters'] / 1e9:.3f}B (+{r['adapter_parameters'] / 1e6:.1f}M adapter)")
     print(f"  seconds/story     {sps['value']:.2f} s at batch {r['batch_size']} ({sps['basis']}); "
@@ -95,13 +93,14 @@ for rec_path in sorted((out / "capacity").glob("*.json")):
     print(f"  peak memory       {peak / 1e9:.2f} GB ({mem['peak']['kind'] if mem['peak'] else mem['how']}); "
           f"model {mem['bytes_in_memory'] / 1e9:.2f} GB   | seed: {claim[1]}")
     print(f"  build time        {r['load_s']['value']:.1f} s ({r['load_s']['basis']})")
-    proj = out / "finetune" / m / "training_projection.json"
-    if proj.is_file():
-        p = json.loads(proj.read_text())["projection"]
+    t = cap["training"].get(m)
+    if t:
+        p = t["projection"]
         print(f"  training          {p['projected_hours']:.2f} h for {p['train_examples']} stories x {p['epochs']:g} epochs, "
               f"{p['epoch_s']['value'] / 60:.1f} min/epoch ({p['basis']})   | seed: {claim[2]}")
     else:
-        print(f"  training          (no projection: see {out}/finetune-{m}.log)")
+        print(f"  training          (no projection: {cap['training_searched'].get(m, '?')})")
+print(f"\nstar table and Capacity section: {runs[-1].parent / 'report.md'}")
 EOF
 echo "total $(( $(date +%s) - START )) s; records under $OUT"
 exit $FAILED

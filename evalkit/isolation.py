@@ -31,6 +31,7 @@ from evalkit.measure import hardware
 from evalkit.models.gguf import dequantized_folder, dequantized_location
 from evalkit.models.registry import load_backend
 from evalkit.records import ModelRun
+from evalkit.threads import ThreadPolicy, adopt, current
 
 POLL_S = 0.2
 
@@ -58,7 +59,7 @@ def run_model_isolated(c: Any, mrun: Any, suite: Any, items: Any, params: Any, r
     q = ctx.Queue()
     proc = ctx.Process(target=_child, name=f"evalkit-{mrun.label}", daemon=True,
                        args=(c.spec, c.key, mrun.model_dump(mode="json", by_alias=True), suite, list(items), params,
-                             str(run_dir), str(cache), q, samples))
+                             str(run_dir), str(cache), q, samples, current()))
     proc.start()
     result: tuple[Any, ...] | None = None
     try:
@@ -116,13 +117,14 @@ def _convert_first(c: Any, ctx: Any) -> None:
     done = dequantized_location(gguf)
     if (done / "config.json").is_file() and any(done.glob("*.safetensors")):
         return
-    proc = ctx.Process(target=_convert, args=(gguf,), name="evalkit-gguf", daemon=True)
+    proc = ctx.Process(target=_convert, args=(gguf, current()), name="evalkit-gguf", daemon=True)
     proc.start()
     proc.join()  # a failure here is reported again, in one line, by the model's own load
 
 
-def _convert(gguf: str) -> None:
+def _convert(gguf: str, policy: ThreadPolicy) -> None:
     _die_with_parent()
+    adopt(policy)
     try:
         dequantized_folder(gguf)
     except BaseException:  # noqa: BLE001 - the model's own load reports it in one line; no traceback here
@@ -130,13 +132,16 @@ def _convert(gguf: str) -> None:
 
 
 def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[Any], params: Any, run_dir: str,
-           cache: str, q: Any, samples: int = 1) -> None:
+           cache: str, q: Any, samples: int = 1, policy: ThreadPolicy | None = None) -> None:
     _die_with_parent()
+    if policy is not None:  # before the model's load imports torch: the parent's thread counts
+        adopt(policy)
     mrun = ModelRun.model_validate(state)
     try:
         model = load_backend(spec.backend)(spec)
         generate_model(Candidate(spec, model, key), mrun, suite, items, params, Path(run_dir), Path(cache),
                    _QueueProgress(q), samples)
+        mrun.torch_threads = _torch_threads()
     except BaseException as e:  # the parent re-raises it (KeyboardInterrupt included)
         q.put(("error", mrun.model_dump(mode="json", by_alias=True), _picklable(e), _gpu()))
     else:
@@ -156,6 +161,11 @@ def _die_with_parent() -> None:
         return
     if os.getppid() == 1:  # the parent died before the call
         os._exit(1)
+
+
+def _torch_threads() -> int | None:
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
 
 
 def _gpu() -> str | None:

@@ -23,7 +23,7 @@ from evalkit.errors import RecordError
 from evalkit.history import scan_runs
 from evalkit.rating.rows import OVERALL as OVERALL_KIND
 from evalkit.rating.rows import ROW_RULES
-from evalkit.records import RATING_SCHEMA, Rating, read_json
+from evalkit.records import RATING_SCHEMA, Rating, random_weights_run, read_json
 from evalkit.significance import clustered_test
 
 OVERALL = next(r.label for r in ROW_RULES if r.kind == OVERALL_KIND)  # the row a leaderboard ranks by
@@ -109,6 +109,9 @@ def build(results_dir: str | Path, all_runs: bool = False, warn: Callable[[str],
         name = run.path.name
         if run.state != "complete":
             skipped.append((name, f"{run.state}: {'; '.join(run.problems) or run.status}"))
+            continue
+        if run.manifest is not None and random_weights_run(run.manifest):
+            skipped.append((name, "random weights: speed and memory only, no stories (its report's Capacity section)"))
             continue
         if not (run.path / "rating.json").exists():
             skipped.append((name, "no rating.json yet (rebuild it with `evalkit report`)"))

@@ -15,7 +15,8 @@ output unless told to rebuild it, and keeps what it made in the context for the 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,23 +26,29 @@ from pydantic import ValidationError
 
 from evalkit.anchors import kind_metrics, score_anchors, wanted_kinds
 from evalkit.calibration import star_sources
+from evalkit.capacity.engine import CapacitySettings, measure_capacity
+from evalkit.capacity.stage import find_training, measure_isolated
 from evalkit.errors import EvalkitError, RecordError
 from evalkit.generate import Candidate, RunProgress, generate_model
 from evalkit.isolation import run_model_isolated
 from evalkit.judge.run import JudgeRun, judge_stage, load_judge_run
 from evalkit.measure import hardware
+from evalkit.models.base import ModelSpec
 from evalkit.plugins import SCORERS_GROUP, plugin_entry_points
 from evalkit.rating import RatingConfig, StoredRun, load_rating_config, rate_stored
 from evalkit.records import (
     RATING_SCHEMA,
     AnchorScores,
+    CapacityRun,
     GenerationParams,
     GenerationRecord,
     Manifest,
+    ModelInfo,
     Rating,
     ScoreRecord,
     Summary,
     load_manifest,
+    random_weights_run,
     read_json,
     utcnow,
     write_json,
@@ -56,9 +63,16 @@ from evalkit.scoring import (
     load_generations,
     load_scorers,
     load_scores,
+    describe_missing,
+    missing_names,
+    missing_stories,
+    rerun_hint,
     score_generations,
 )
 from evalkit.suites import Suite, SuiteItem, find_run_suite
+
+
+CAPACITY_FILE = "capacity.json"
 
 
 def judge_argument(judge: str | None, manifest: Manifest | None, suite: Suite | None) -> tuple[str | None, str | None]:
@@ -82,6 +96,7 @@ class RunContext:
     scorer_names: list[str] | None = None
     device: str | None = None
     use_score_cache: bool = True  # False: score everything afresh (nothing read from or added to the cache)
+    allow_missing: bool = False  # report --allow-missing: score and report a run that lost stories, saying which
     scoring_options: dict[str, Any] | None = None  # ScoringContext options (lm.path, lm.alternatives, ...)
     judge: str | None = None  # the judge model argument (--judge, the manifest's judge, or the suite's [judge])
     models_file: str | None = None  # what the judge argument is resolved with
@@ -227,6 +242,17 @@ class RunContext:
             raise EvalkitError(f"{path}: not an evalkit rating (rebuild it: delete it and rerun)") from None
 
     @cached_property
+    def capacity(self) -> CapacityRun | None:
+        """capacity.json of a random-weights run (None: not one, or nothing measured yet)."""
+        path = self.run_dir / CAPACITY_FILE
+        if not path.exists():
+            return None
+        try:
+            return CapacityRun.model_validate(read_json(path))
+        except ValidationError as e:
+            raise RecordError(f"{path}: not an evalkit capacity record ({e.error_count()} problem(s))") from None
+
+    @cached_property
     def judge_run(self) -> JudgeRun | None:
         """judge.json (None: no judge, or damaged)."""
         return load_judge_run(self.run_dir)
@@ -286,12 +312,54 @@ def ensure_generated(ctx: RunContext, candidates: Sequence[Candidate], params: G
     each model and marked complete, interrupted or failed."""
     manifest, progress = ctx.manifest, progress or RunProgress()
     run_model = run_model_isolated if isolate else generate_model
-    try:
+    with _run_status(ctx):
         for c, mrun in zip(candidates, manifest.models):
             run_model(c, mrun, ctx.suite, list(items), params, ctx.run_dir, cache, progress, manifest.samples)
             mrun.training = c.model.training_record()
             write_json(ctx.run_dir / "manifest.json", manifest)
-        manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one
+    ctx.forget_generations()
+
+
+def ensure_measured(ctx: RunContext, specs: Sequence[ModelSpec], settings: CapacitySettings, results_dir: Path,
+                    progress: RunProgress | None = None, isolate: bool = False) -> CapacityRun:
+    """capacity.json of a random-weights run: each model measured at its real shape (``isolate``: in a
+    fresh child process), its training projection looked up in ``results_dir``; written after each model,
+    with the manifest (load time, peak memory, what was built), so a failure keeps what was measured."""
+    if ctx.suite is None:
+        raise EvalkitError(f"{ctx.suite_problem()}: measure it with the suite version it was started on")
+    progress = progress or RunProgress()
+    run = ctx.capacity or CapacityRun()
+    measure = measure_isolated if isolate else measure_capacity
+    with _run_status(ctx):
+        for spec, mrun in zip(specs, ctx.manifest.models):
+            if spec.label not in run.models:
+                progress.stage(f"measuring {spec.label} at its real shape with random weights")
+                rec = measure(spec, ctx.suite, settings)
+                run.models[spec.label] = rec
+                mrun.load_s, mrun.memory = rec.load_s.value, rec.memory.peak
+                mrun.info = ModelInfo(name=spec.label, backend=spec.backend, source=rec.source,
+                                      parameters=rec.parameters, dtype=rec.dtype, quantization=rec.quantization,
+                                      device=rec.device, extra={"weights": "random (real shape, random values)",
+                                                                "basis": rec.basis})
+            training, searched = find_training(results_dir, spec.label)
+            if training is not None:
+                run.training[spec.label] = training
+                run.training_searched.pop(spec.label, None)
+            else:
+                run.training.pop(spec.label, None)
+                run.training_searched[spec.label] = searched
+            write_json(ctx.run_dir / CAPACITY_FILE, run)
+            write_json(ctx.run_dir / "manifest.json", ctx.manifest)
+    ctx.__dict__["capacity"] = run
+    return run
+
+
+@contextmanager
+def _run_status(ctx: RunContext) -> Iterator[None]:
+    """The manifest marked complete when the stage inside ends, else interrupted or failed."""
+    try:
+        yield
+        ctx.manifest.hardware = hardware()  # torch is imported now: record the GPU if there is one
         _finish(ctx, "complete")
     except KeyboardInterrupt:
         _finish(ctx, "interrupted", quiet=True)
@@ -299,7 +367,6 @@ def ensure_generated(ctx: RunContext, candidates: Sequence[Candidate], params: G
     except BaseException:
         _finish(ctx, "failed", quiet=True)
         raise
-    ctx.forget_generations()
 
 
 def _finish(ctx: RunContext, status: str, quiet: bool = False) -> None:
@@ -325,7 +392,7 @@ def ensure_scored(ctx: RunContext, force: bool = False, progress: Callable[[str,
             raise EvalkitError(f"suite {m.suite.name!r} {why}: score it with the suite version it was generated on")
         summary, records = score_generations(ctx.run_dir, ctx.manifest, ctx.suite, ctx.generations,
                                              list(ctx.generation_problems), ctx.scorers, ctx.scoring, ctx.score_cache,
-                                             progress)
+                                             progress, allow_missing=ctx.allow_missing)
         ctx.keep(summary=summary, scores=records)
         if ctx.judge:
             ensure_judged(ctx, force=True)
@@ -394,6 +461,8 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> Rating:
     """rating.json of the run, rebuilt from the stored records when missing or ``force``."""
     if not force and ctx.rating is not None:
         return ctx.rating
+    if random_weights_run(ctx.manifest):
+        return _rate_capacity(ctx)
     if not (ctx.run_dir / "scores.jsonl").exists():
         raise EvalkitError(f"run {ctx.manifest.run_id} has no scores.jsonl: score it before rating it")
     anchors = ensure_anchors(ctx)
@@ -410,11 +479,40 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> Rating:
     return rating
 
 
+def _rate_capacity(ctx: RunContext) -> Rating:
+    """rating.json of a random-weights run: speed, memory and training time from capacity.json, the
+    quality rows n/a (no stories were written: random weights write noise)."""
+    if ctx.capacity is None:
+        raise EvalkitError(f"run {ctx.manifest.run_id} has no {CAPACITY_FILE}: nothing was measured")
+    previous = ctx.previous_rating()
+    run = StoredRun(ctx.manifest, [], None, None, ctx.metric_info([]), capacity=ctx.capacity)
+    rating = rate_stored(run, ctx.rating_config(previous), previous)
+    write_json(ctx.run_dir / "rating.json", rating)
+    ctx.keep(rating=rating)
+    return rating
+
+
 def ensure_reported(ctx: RunContext, rating: Rating | None = None) -> tuple[Path, Path]:
     """report.md and report.html of the run (always rewritten: they are cheap and pure)."""
     rating = rating if rating is not None else ensure_rated(ctx)
     return write_reports(ctx.run_dir, report_data(ctx.manifest, ctx.suite, rating, ctx.generations, ctx.scores,
-                                                  ctx.judge_run))
+                                                  ctx.judge_run, ctx.capacity))
+
+
+def check_lost(ctx: RunContext) -> None:
+    """EvalkitError naming the stories a scored run's generations lost, unless ``ctx.allow_missing``.
+    An interrupted run without damaged lines simply has fewer stories (its reports list them)."""
+    lost = missing_stories(ctx.manifest, ctx.generations)
+    damaged = ctx.generation_problems
+    if not lost or ctx.allow_missing or not is_scored(ctx.run_dir) or (not damaged and ctx.manifest.status != "complete"):
+        return
+    n = sum(map(len, lost.values()))
+    where = damaged[0].replace(": skipped a damaged line (", ": damaged line (", 1) + ": " if damaged else ""
+    raise EvalkitError(
+        f"{where}run {ctx.manifest.run_id} lost {n} stor{'y' if n == 1 else 'ies'} from generations.jsonl "
+        f"({missing_names(lost, 8)}); "
+        f"rerun {rerun_hint(ctx.manifest)} (a new run that reuses every cached story and generates only the "
+        "missing ones), or pass --allow-missing to report the rest without them")
 
 
 def score_run(run_dir: str | Path, scorer_names: Sequence[str] | None = None, device: str | None = None,
@@ -431,11 +529,22 @@ def rate_run(run_dir: str | Path) -> Rating:
 
 
 def report_run(run_dir: str | Path, rerate: bool = False,
-               on_scoring: Callable[[str], None] | None = None) -> tuple[Rating, Path, Path]:
+               on_scoring: Callable[[str], None] | None = None, allow_missing: bool = False,
+               on_missing: Callable[[str], None] | None = None) -> tuple[Rating, Path, Path]:
     """What `evalkit report` does: score stored stories when the run has none scored, rate when
-    rating.json is missing (or ``rerate``), then write both reports."""
+    rating.json is missing (or ``rerate``), then write both reports. A run whose generations lost
+    stories (damaged lines, or a complete run without them) stops with exit 2 naming them, unless
+    ``allow_missing``: then the rest is reported, the reports list the missing stories and
+    ``on_missing`` hears the same line."""
     ctx = RunContext.load(run_dir)
-    if not is_scored(ctx.run_dir):
+    ctx.allow_missing = allow_missing
+    random_weights = random_weights_run(ctx.manifest)  # measured, never generated: no stories to lose
+    if not random_weights:
+        check_lost(ctx)
+        lost = missing_stories(ctx.manifest, ctx.generations)
+        if lost and on_missing:
+            on_missing(describe_missing(lost))
+    if not is_scored(ctx.run_dir) and not random_weights:
         if not (ctx.run_dir / "generations.jsonl").exists():
             raise EvalkitError(f"run {ctx.manifest.run_id} has no generations yet: nothing to report")
         if on_scoring:

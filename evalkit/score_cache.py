@@ -12,11 +12,15 @@ The key of one scorer's numbers for one story is the hash of:
 - for corpus scorers (``Scorer.corpus``: self-BLEU, distinct-n across stories), the set of texts
   scored together, since a story's number depends on its neighbours.
 
-Entries are appended to ``<cache_dir>/<scorer>.jsonl`` with ``records.append_jsonl`` (locked,
-fsync'd, one line per story), so a killed run keeps every story scored before the kill. Results
-where every metric is null are stored only when every note says the text itself is not scorable
-(too short, empty): a scorer that failed or an LM that could not load is retried next time. A
-damaged line is skipped, and its story scored again.
+Entries are appended to ``<cache_dir>/<scorer>.jsonl`` with ``records.append_new`` (locked,
+fsync'd, one line per story, none whose key the file already holds), so a killed run keeps every
+story scored before the kill and two runs scoring the same stories at once store each entry once.
+Results where every metric is null are stored only when every note says the text itself is not
+scorable (too short, empty): a scorer that failed or an LM that could not load is retried next time.
+Each entry carries a checksum of its numbers: a line that is torn, foreign (another scorer's, not an
+entry) or edited by hand is skipped with one warning line naming file:line, its story is scored again,
+and the file is rewritten without it (``records.read_cache``). Entries of an older scorer version
+have another key: they are never read, and stay harmless.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field
 
-from evalkit.records import Record, append_jsonl, iter_jsonl
+from evalkit.records import Record, append_new, read_cache, stable_hash
 from evalkit.scorers.base import Scorer, ScoringContext, StoryInput, StoryScores
 
 CACHE_SCHEMA = "evalkit.score-cache/1"
@@ -45,6 +50,16 @@ class CachedScore(Record):
     identity: str = Field(description="the scorer's cache identity (version, LM) when scored")
     values: dict[str, float | None] = Field(description="metric -> number; null = not scorable")
     notes: dict[str, str] = Field(default_factory=dict, description="metric -> why it is null, or what it used")
+    check: str | None = Field(None, description="digest of key, values and notes (absent in entries of older evalkit)")
+
+    def digest(self) -> str:
+        return stable_hash({"key": self.key, "values": self.values, "notes": self.notes})
+
+
+def entry(key: str, scorer: str, identity: str, r: StoryScores) -> CachedScore:
+    e = CachedScore(key=key, scorer=scorer, identity=identity, values=r.values, notes=r.notes)
+    e.check = e.digest()
+    return e
 
 
 def text_hash(text: str) -> str:
@@ -94,7 +109,7 @@ class ScoreCache:
     def __init__(self, cache_dir: str | Path):
         self.dir = Path(cache_dir)
         self._loaded: dict[str, dict[str, CachedScore]] = {}
-        self.problems: list[str] = []
+        self.unwritable = False
 
     def path(self, scorer: str) -> Path:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in scorer)
@@ -102,7 +117,14 @@ class ScoreCache:
 
     def entries(self, scorer: str) -> dict[str, CachedScore]:
         if scorer not in self._loaded:
-            self._loaded[scorer] = {e.key: e for e in iter_jsonl(self.path(scorer), CachedScore, self.problems)}
+            def refuse(e: CachedScore) -> str | None:
+                if e.scorer != scorer:
+                    return f"an entry of scorer {e.scorer!r}"
+                if e.check is not None and e.check != e.digest():
+                    return "its numbers do not match its checksum: edited by hand"
+                return None
+
+            self._loaded[scorer] = {e.key: e for e in read_cache(self.path(scorer), CachedScore, refuse)}
         return self._loaded[scorer]
 
     def get(self, scorer: str, key: str) -> StoryScores | None:
@@ -110,7 +132,13 @@ class ScoreCache:
         return None if e is None else StoryScores(dict(e.values), dict(e.notes))
 
     def put(self, scorer: Scorer, identity: str, items: Sequence[tuple[str, StoryScores]]) -> None:
-        fresh = [CachedScore(key=k, scorer=scorer.name, identity=identity, values=r.values, notes=r.notes)
-                 for k, r in items if storable(r)]
-        append_jsonl(self.path(scorer.name), fresh)
+        fresh = [entry(k, scorer.name, identity, r) for k, r in items if storable(r)]
         self.entries(scorer.name).update({e.key: e for e in fresh})
+        if self.unwritable:
+            return
+        try:
+            append_new(self.path(scorer.name), fresh)
+        except OSError as e:  # a read-only or full disk costs the cache, never the scores
+            self.unwritable = True
+            sys.stderr.write(f"warning: cannot store scores in {self.dir} ({e.strerror or e}): "
+                             "scoring goes on without storing them\n")

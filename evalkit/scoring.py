@@ -119,7 +119,7 @@ def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer
 
     ``stories`` are one model's stories (what corpus scorers compare a story with). ``progress(n)``
     is told as stories are done: the cached ones at once, the rest chunk by chunk (each chunk's fresh
-    numbers stored before the next, so a killed scoring keeps them)."""
+    numbers stored before the next, with or without ``progress``, so a killed scoring keeps them)."""
     if cache_dir is None:
         if progress is None:
             return score_stories(stories, scorers, context)
@@ -133,8 +133,7 @@ def cached_score_stories(stories: Sequence[StoryInput], scorers: Sequence[Scorer
     pending = sorted({i for scorer, _, _, missing in plans if not scorer.corpus for i in missing})
     if progress is not None:
         progress(len(stories) - len(pending))
-    size = PROGRESS_CHUNK if progress is not None else len(pending)
-    for chunk in chunks(pending, size):
+    for chunk in chunks(pending, PROGRESS_CHUNK):  # each chunk stored before the next: kill -9 keeps it
         wanted = set(chunk)
         for scorer, keys, found, missing in plans:
             todo = [i for i in missing if i in wanted]
@@ -216,10 +215,10 @@ def genre_calibration(scorers: Sequence[Scorer], context: ScoringContext) -> tup
 def score_generations(run_dir: Path, manifest: Manifest, suite: Any, generations: Sequence[GenerationRecord],
                       problems: list[str], scorers: Sequence[Scorer], context: ScoringContext,
                       cache: ScoreCache | None, progress: Callable[[str, int], None] | None = None,
-                      ) -> tuple[Summary, list[ScoreRecord]]:
+                      allow_missing: bool = False) -> tuple[Summary, list[ScoreRecord]]:
     """Score a run's stored stories with the suite version it was generated on: writes scores.jsonl and
     summary.json. ``problems``: the damaged generations.jsonl lines skipped while reading them."""
-    check_generations(manifest, generations, problems)
+    check_generations(manifest, generations, problems, allow_missing)
     records: list[ScoreRecord] = []
     order = {iid: n for n, iid in enumerate(manifest.suite.item_ids)}
     maps = None
@@ -244,26 +243,52 @@ def score_generations(run_dir: Path, manifest: Manifest, suite: Any, generations
     return summary, records
 
 
-def check_generations(manifest: Manifest, gens: Sequence[GenerationRecord], problems: Sequence[str]) -> None:
+def missing_stories(manifest: Manifest, gens: Sequence[GenerationRecord]) -> dict[str, list[str]]:
+    """model -> the suite items of the run it has no readable generation record for (a failed
+    generation has a record, with its error: it is not missing)."""
+    have = {(g.model, g.item_id) for g in gens}
+    lost = {m.label: [i for i in manifest.suite.item_ids if (m.label, i) not in have] for m in manifest.models}
+    return {k: v for k, v in lost.items() if v}
+
+
+def missing_names(lost: dict[str, list[str]], limit: int | None = None) -> str:
+    """'model: item, item; model: item' (at most ``limit`` items a model, then '...')."""
+    def items(ids: list[str]) -> str:
+        shown = ids if limit is None else ids[:limit]
+        return ", ".join(shown) + (", ..." if len(shown) < len(ids) else "")
+    return "; ".join(f"{label}: {items(ids)}" for label, ids in lost.items())
+
+
+def describe_missing(lost: dict[str, list[str]]) -> str:
+    """The line the reports and `evalkit report --allow-missing` show about stories a run lacks."""
+    n = sum(map(len, lost.values()))
+    return (f"Missing stories: {n} stor{'y of this run has' if n == 1 else 'ies of this run have'} no stored "
+            f"generation and {'is' if n == 1 else 'are'} left out of every number ({missing_names(lost)}).")
+
+
+def rerun_hint(manifest: Manifest) -> str:
+    return (f"`evalkit {shlex.join(manifest.command[1:])}`" if len(manifest.command) > 1
+            else "the `evalkit compare` command that made it")
+
+
+def check_generations(manifest: Manifest, gens: Sequence[GenerationRecord], problems: Sequence[str],
+                      allow_missing: bool = False) -> None:
     """Refuse (exit 2) to score a run whose damaged generations.jsonl lines cost it stories: scoring on
     would put fewer stories in the star table with only a note in summary.json. A damaged line whose
-    story was written again later (a resume after a torn write) loses nothing and stays a note."""
-    if not problems:
+    story was written again later (a resume after a torn write) loses nothing and stays a note.
+    ``allow_missing`` (report --allow-missing): score the rest; the reports list what is missing."""
+    if not problems or allow_missing:
         return
-    have = {(g.model, g.item_id) for g in gens}
-    lost = {m.label: sum((m.label, i) not in have for i in manifest.suite.item_ids) for m in manifest.models}
-    lost = {k: v for k, v in lost.items() if v}
+    lost = {k: len(v) for k, v in missing_stories(manifest, gens).items()}
     if not lost:
         return
     first = problems[0].replace(": skipped a damaged line (", ": damaged line (", 1)
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     n = sum(lost.values())
-    rerun = (f"`evalkit {shlex.join(manifest.command[1:])}`" if len(manifest.command) > 1
-             else "the `evalkit compare` command that made it")
     raise EvalkitError(
         f"{first}{more}: {n} stor{'y' if n == 1 else 'ies'} of run {manifest.run_id} cannot be read "
-        f"({', '.join(f'{k}: {v}' for k, v in lost.items())}); rerun {rerun} (a new run that reuses every "
-        "cached story and generates only the missing ones), or delete the damaged line to score this run "
+        f"({', '.join(f'{k}: {v}' for k, v in lost.items())}); rerun {rerun_hint(manifest)} (a new run that reuses "
+        "every cached story and generates only the missing ones), or delete the damaged line to score this run "
         "without those stories"
     )
 

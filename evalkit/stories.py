@@ -14,7 +14,8 @@ from evalkit.errors import EvalkitError
 from evalkit.records import json_object_lines
 from evalkit.scorers.base import Scorer, ScoringContext, StoryInput
 from evalkit.scorers.evaluate_adapter import EvaluateScorer
-from evalkit.scoring import load_scorers, score_stories, story_star_maps
+from evalkit.score_cache import ScoreCache
+from evalkit.scoring import cached_score_stories, load_scorers, story_star_maps
 from evalkit.suites import Character, Suite
 
 KNOWN_KEYS = ("story", "id", "prompt", "genre", "characters", "reference", "model")
@@ -106,8 +107,9 @@ def score_file(path: str | Path, suite: Suite | None, scorers: Sequence[Scorer],
 
 
 def score_rows(rows: Sequence[tuple[str, StoryInput]], scorers: Sequence[Scorer], context: ScoringContext,
-               progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Score ``read_stories`` rows (each model group together); ``progress(n)`` hears of n more done."""
+               progress: Callable[[int], None] | None = None, cache: ScoreCache | None = None) -> list[dict[str, Any]]:
+    """Score ``read_stories`` rows (each model group together); ``progress(n)`` hears of n more done;
+    ``cache``: the score cache to read and store through (None: score everything)."""
     out: list[dict[str, Any] | None] = [None] * len(rows)
     groups: dict[str, list[int]] = {}
     for i, (group, _) in enumerate(rows):
@@ -115,8 +117,7 @@ def score_rows(rows: Sequence[tuple[str, StoryInput]], scorers: Sequence[Scorer]
     maps = None
     for group, idx in groups.items():
         stories = [rows[i][1] for i in idx]
-        results = (score_stories(stories, scorers, context) if progress is None
-                   else score_stories(stories, scorers, context, progress=progress))
+        results = cached_score_stories(stories, scorers, context, cache, progress)
         if maps is None:
             maps = story_star_maps(scorers, context, context.suite)
         values = [dict(r.values) for r in results]

@@ -4,9 +4,7 @@ may not be built; unknown configurations stop the real command line in one line 
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +16,7 @@ from evalkit.capacity.fit import fit_layers
 from evalkit.records import CapacityRecord
 from evalkit.models.base import ModelSpec
 from evalkit.suites import load_suite
+from tiny_models import shape_only
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
@@ -43,14 +42,7 @@ def test_the_fit_recovers_a_known_linear_law():
 
 @pytest.fixture(scope="module")
 def deep_llama_dir(tmp_path_factory, tiny_llama_dir) -> Path:
-    out = tmp_path_factory.mktemp("deep-llama")
-    for f in tiny_llama_dir.iterdir():
-        if f.is_file() and not f.name.endswith(".safetensors"):  # random weights read the config only
-            shutil.copy(f, out / f.name)
-    cfg = json.loads((out / "config.json").read_text())
-    cfg["num_hidden_layers"] = 4
-    (out / "config.json").write_text(json.dumps(cfg))
-    return out
+    return shape_only(tiny_llama_dir, tmp_path_factory.mktemp("deep-llama"), num_hidden_layers=4)
 
 
 def qlora_spec(folder: Path) -> ModelSpec:

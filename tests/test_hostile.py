@@ -1,6 +1,10 @@
-"""Hostile input and faults through the real CLI (issue 12): every case runs `python -m evalkit.cli` in a
-subprocess inside its own sandbox folder and must end with exit code 2, one `error:` line on stderr
+"""Hostile input and faults through the real CLI (issues 12 and 24): every case runs `python -m evalkit.cli`
+in a subprocess inside its own sandbox folder and must end with exit code 2, one `error:` line on stderr
 naming the problem, no traceback, and every file that was in the sandbox before unchanged.
+
+Damage evalkit repairs itself (a torn or foreign line in the score cache, a cache it cannot write) is
+not an error: those cases end with exit code 0 and one `warning:` line naming file:line, and only the
+files the case names may change (the repaired cache), checked by the case.
 
 Faults are real, not simulated: a read-only bind mount and a full tmpfs in a private mount namespace
 (`unshare -m`; tests run as root, which ignores permission bits, so chmod would prove nothing),
@@ -81,6 +85,8 @@ class Case:
     progress: bool = False  # progress lines may come before the error line (a fault mid-run)
     check: Callable[[Sandbox, subprocess.CompletedProcess], None] | None = None
     slow: bool = False
+    exit: int = 2  # 0: damage evalkit repairs, reported by one `warning:` line (none when message is "")
+    changes: tuple[str, ...] = ()  # pre-existing files (relative to the sandbox) the command may rewrite
 
 
 def _score(sb: Sandbox, *extra: str) -> list[str]:
@@ -367,6 +373,197 @@ CASES = [
 ]
 
 
+# ---------------------------------------------------------------- issue 24: the score cache under damage
+
+MANY_STORIES = [f"Mia found a red kite number {n}. She ran up the hill {n} times. The kite flew high and Mia laughed."
+                for n in range(5)]
+CACHE = "results/.cache/scores/repetition.jsonl"
+
+
+def _score_cached(damage: Callable[[Path], None] | None = None) -> Callable[[Sandbox], list[str]]:
+    """`evalkit score` over five stories whose repetition scores are already in ./results' score cache
+    (stored as the command stores them), with the cache file then damaged by ``damage``."""
+    def build(sb: Sandbox) -> list[str]:
+        from evalkit.score_cache import ScoreCache
+        from evalkit.scorers.base import ScoringContext
+        from evalkit.stories import make_scorers, read_stories, score_rows
+
+        stories = sb.write("in/many.jsonl", "".join(json.dumps({"id": f"s{n}", "story": t}) + "\n"
+                                                    for n, t in enumerate(MANY_STORIES)))
+        score_rows(read_stories(stories, None), make_scorers(["repetition"]), ScoringContext(),
+                   cache=ScoreCache(sb.root / "results" / ".cache" / "scores"))
+        if damage is not None:
+            damage(sb.root / CACHE)
+        return ["score", str(stories), "--suite", "none", "--scorers", "repetition"]
+    return build
+
+
+def _edit_line(n: int, edit: Callable[[str], str]) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        lines = path.read_bytes().split(b"\n")
+        lines[n - 1] = edit(lines[n - 1].decode()).encode("utf-8", "surrogateescape")
+        path.write_bytes(b"\n".join(lines))
+    return damage
+
+
+def _entry_edit(**changes) -> Callable[[str], str]:
+    return lambda line: json.dumps({**json.loads(line), **changes})
+
+
+def _older_version(path: Path) -> None:
+    """The cache as an older version of the scorer wrote it: other identity, so other keys."""
+    from evalkit.score_cache import CachedScore, entry
+    from evalkit.scorers.base import StoryScores
+
+    old = [CachedScore.model_validate_json(x) for x in path.read_text().splitlines()]
+    path.write_text("".join(entry(f"{n:064d}", e.scorer, "0", StoryScores(e.values, e.notes)).model_dump_json(by_alias=True)
+                            + "\n" for n, e in enumerate(old)))
+
+
+def _cache_repaired(sb: Sandbox, res: subprocess.CompletedProcess) -> None:
+    """Every story scored on stdout, and the cache holds each story once, every line valid."""
+    rows = [json.loads(x) for x in res.stdout.splitlines()]
+    assert len(rows) == 5 and all(r["seq_rep_4"] is not None for r in rows)
+    entries = [json.loads(x) for x in (sb.root / CACHE).read_text().splitlines()]
+    keys = [e["key"] for e in entries if e.get("scorer") == "repetition"]
+    assert len(entries) == 5 and len(set(keys)) == 5, entries
+    assert not [p.name for p in (sb.root / CACHE).parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def _scored_out(sb: Sandbox, res: subprocess.CompletedProcess, n: int = 5) -> None:
+    rows = [json.loads(x) for x in res.stdout.splitlines() if not x.startswith("KEPT")]
+    assert len(rows) == n and all(r["seq_rep_4"] is not None for r in rows)
+
+
+def _lost(n: int, torn: bool = True) -> Callable[[Sandbox], list[str]]:
+    """A scored, complete run whose generations.jsonl then lost line n (torn in half, or deleted)."""
+    def build(sb: Sandbox) -> list[str]:
+        run = _run(sb)
+        path = run / "generations.jsonl"
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines[n - 1] = lines[n - 1][: len(lines[n - 1]) // 2] + "\n" if torn else ""
+        path.write_text("".join(lines), encoding="utf-8")
+        return ["report", str(run)]
+    return build
+
+
+def _scored_run_without(edit: Callable[[Path], None]) -> Callable[[Sandbox], list[str]]:
+    def build(sb: Sandbox) -> list[str]:
+        run = _run(sb)
+        edit(run / "generations.jsonl")
+        return ["report", str(run)]
+    return build
+
+
+OBEY_SUITE = (SMOKE / "suite.toml").read_text(encoding="utf-8").split("[regress]")[0] + '\n[judge]\ninjection = "obey"\n'
+
+
+def _judge_injection_mode(sb: Sandbox) -> list[str]:
+    assert sb.gpt2 is not None
+    return _score(sb, "--suite", str(sb.suite(toml=OBEY_SUITE)), "--judge", str(sb.gpt2))
+
+
+def _nothing_generated(sb: Sandbox, res: subprocess.CompletedProcess) -> None:
+    assert not list((sb.root / "res").glob("*/generations.jsonl"))
+
+
+CACHE_CASES = [
+    # item 3: damaged score cache lines are skipped with one warning (file:line), rescored, the file repaired
+    Case("score-cache-torn-line", _score_cached(_edit_line(2, lambda s: s[: len(s) // 2])),
+         r"^warning: .*scores/repetition\.jsonl:2: skipped a damaged cache line \(not JSON: torn or edited\); its "
+         r"entry is computed again and the file was rewritten without it$", exit=0, changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-torn-last-line", _score_cached(lambda p: p.write_bytes(p.read_bytes()[:-40])),
+         r"repetition\.jsonl:5: skipped a damaged cache line \(not JSON", exit=0, changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-foreign-line", _score_cached(_edit_line(3, lambda s: json.dumps(
+        {"model": "m", "item_id": "x", "text": "a generation record pasted in"}))),
+         r"repetition\.jsonl:3: skipped a damaged cache line \(not a CachedScore record", exit=0, changes=(CACHE,),
+         check=_cache_repaired),
+    Case("score-cache-other-scorer-line", _score_cached(_edit_line(1, _entry_edit(scorer="vocabulary"))),
+         r"repetition\.jsonl:1: skipped a damaged cache line \(an entry of scorer 'vocabulary'\)", exit=0,
+         changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-hand-edited-value", _score_cached(_edit_line(4, lambda s: json.dumps(
+        {**json.loads(s), "values": {k: 0.0 for k in json.loads(s)["values"]}}))),
+         r"repetition\.jsonl:4: skipped a damaged cache line \(its numbers do not match its checksum: edited by hand\)",
+         exit=0, changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-hand-edited-note", _score_cached(_edit_line(2, _entry_edit(notes={"seq_rep_4": "fine"}))),
+         r"repetition\.jsonl:2: .*checksum", exit=0, changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-not-utf8", _score_cached(_edit_line(2, lambda s: s[:20] + "\udce9" + s[21:])),
+         r"repetition\.jsonl:2: skipped a damaged cache line \(not UTF-8 text\)", exit=0, changes=(CACHE,),
+         check=_cache_repaired),
+    Case("score-cache-json-array-line", _score_cached(_edit_line(1, lambda s: "[1, 2, 3]")),
+         r"repetition\.jsonl:1: skipped a damaged cache line \(not a CachedScore record", exit=0, changes=(CACHE,),
+         check=_cache_repaired),
+    Case("score-cache-value-not-a-number", _score_cached(_edit_line(5, lambda s: json.dumps(
+        {**json.loads(s), "values": {k: "high" for k in json.loads(s)["values"]}}))),
+         r"repetition\.jsonl:5: skipped a damaged cache line \(not a CachedScore record: \('values', ", exit=0,
+         changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-key-missing", _score_cached(_edit_line(3, lambda s: json.dumps(
+        {k: v for k, v in json.loads(s).items() if k != "key"}))),
+         r"repetition\.jsonl:3: skipped a damaged cache line \(not a CachedScore record: \('key',\) Field required\)",
+         exit=0, changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-huge-garbage-line", _score_cached(lambda p: p.write_bytes(b"{" + b"x" * 4_000_000 + b"\n"
+                                                                             + p.read_bytes())),
+         r"repetition\.jsonl:1: skipped a damaged cache line \(not JSON", exit=0, changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-three-damaged-lines-one-warning",
+         _score_cached(lambda p: p.write_text("\n".join(x if n not in (1, 3, 4) else x[:30]
+                                                        for n, x in enumerate(p.read_text().splitlines(), 1)) + "\n")),
+         r"repetition\.jsonl:1: skipped a damaged cache line \(not JSON: torn or edited\) \(and 2 more: line 3, 4\)",
+         exit=0, changes=(CACHE,), check=_cache_repaired),
+    Case("score-cache-nul-bytes", _score_cached(lambda p: p.write_bytes(b"\x00" * 512 + b"\n" + p.read_bytes())),
+         r"repetition\.jsonl:1: skipped a damaged cache line", exit=0, changes=(CACHE,), check=_cache_repaired),
+    # an older scorer version's entries have other keys: never read, no warning, the story scored afresh
+    Case("score-cache-older-scorer-version", _score_cached(_older_version),
+         "", exit=0, changes=(CACHE,), check=_scored_out),
+    # a cache evalkit cannot write costs the cache, never the scores
+    Case("score-cache-read-only", lambda sb: (sb.root / "results").mkdir() or _score(sb),
+         r"^warning: cannot store scores in results/\.cache/scores \(Read-only file system\): scoring goes on "
+         r"without storing them$", needs=("unshare",), mount=("ro", "results"), exit=0,
+         check=lambda sb, res: _scored_out(sb, res, 1)),
+    Case("score-cache-lock-is-a-folder", lambda sb: (sb.root / (CACHE + ".lock")).mkdir(parents=True) or _score(sb),
+         r"^warning: cannot store scores in results/\.cache/scores \(Is a directory\): scoring goes on", exit=0,
+         check=lambda sb, res: _scored_out(sb, res, 1)),
+    # valid lines need no repair: the file stays as it is and nothing is scored again
+    Case("score-cache-from-older-evalkit-without-checksums", _score_cached(lambda p: p.write_text("".join(
+        json.dumps({k: v for k, v in json.loads(x).items() if k != "check"}) + "\n" for x in p.read_text().splitlines()))),
+         "", exit=0, check=_scored_out),
+    Case("score-cache-duplicated-line", _score_cached(lambda p: p.write_text(p.read_text() + p.read_text().splitlines()[0]
+                                                                            + "\n")),
+         "", exit=0, check=_scored_out),
+    Case("score-cache-crlf-line-ends", _score_cached(lambda p: p.write_bytes(p.read_bytes().replace(b"\n", b"\r\n"))),
+         "", exit=0, check=_scored_out),
+    Case("score-cache-is-a-folder", lambda sb: (sb.root / CACHE).mkdir(parents=True) or _score(sb),
+         r"repetition\.jsonl.*Is a directory"),
+    Case("score-cache-symlink-loop", lambda sb: _loop(sb, CACHE) and _score(sb),
+         r"repetition\.jsonl.*Too many levels of symbolic links"),
+    # item 4: a scored run whose generations lost stories is not reported as if complete
+    Case("report-scored-torn-generation", _lost(3),
+         r"generations\.jsonl:3: damaged line \(JSONDecodeError\): run 20250101-000000-base01 lost 1 story from "
+         r"generations\.jsonl \(storyteller: smoke-\w+\); rerun .*generates only the missing ones\), or pass "
+         r"--allow-missing to report the rest without them$"),
+    Case("report-scored-deleted-generation", _lost(4, torn=False),
+         r"^error: run 20250101-000000-base01 lost 1 story from generations\.jsonl \(parrot: smoke-\w+\); .*--allow-missing"),
+    Case("report-scored-generations-emptied", _scored_run_without(lambda p: p.write_text("")),
+         r"lost 10 stories from generations\.jsonl \(storyteller: smoke-\w+, .*; parrot: "),
+    Case("report-scored-generations-deleted", _scored_run_without(lambda p: p.unlink()),
+         r"lost 10 stories from generations\.jsonl"),
+    Case("report-scored-generations-binary-byte", _scored_run_without(lambda p: p.write_bytes(b"\xff" + p.read_bytes()[1:])),
+         r"generations\.jsonl:1: damaged line .*lost 1 story .*\(storyteller: smoke-"),
+    Case("report-scored-generations-foreign-line", _scored_run_without(lambda p: p.write_text(
+        "\n".join([json.dumps({"story": "pasted"})] + p.read_text().splitlines()[1:]) + "\n")),
+         r"generations\.jsonl:1: damaged line \(ValidationError\): run .* lost 1 story"),
+    Case("report-scored-generations-is-a-folder", _scored_run_without(lambda p: p.unlink() or p.mkdir()),
+         r"generations\.jsonl.*(Is a directory|is a folder)"),
+    # item 1: an unknown [judge] injection mode stops before any judging
+    Case("score-judge-injection-mode-unknown", _judge_injection_mode,
+         r"suite\.toml \[judge\] injection: 'obey' is not one of drop, fence, off", needs=("gpt2",)),
+    Case("compare-judge-injection-mode-unknown", lambda sb: ["compare", "echo-a", "echo-b", "--suite",
+                                                             str(sb.suite(toml=OBEY_SUITE)), "--models-file",
+                                                             str(sb.echo_models()), "--scorers", "repetition",
+                                                             "--judge", "echo-a", "--results-dir", "res"],
+         r"\[judge\] injection: 'obey' is not one of", needs=("plugin",), check=_nothing_generated),
+]
+
+
 def snapshot(root: Path) -> dict[str, str]:
     """sha256 of every file under root (symlinks by their target, never followed)."""
     out = {}
@@ -408,7 +605,7 @@ def can_unshare() -> bool:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.slow else [])
-                                  for c in CASES])
+                                  for c in CASES + CACHE_CASES])
 def test_hostile_input_is_one_line_exit_2_and_changes_nothing(case: Case, tmp_path: Path,
                                                                request: pytest.FixtureRequest) -> None:
     if "unshare" in case.needs and not can_unshare():
@@ -432,16 +629,20 @@ def test_hostile_input_is_one_line_exit_2_and_changes_nothing(case: Case, tmp_pa
         if case.stdout:
             stdout.close()
     err = res.stderr
-    assert res.returncode == 2, (res.returncode, err[-2000:])
+    assert res.returncode == case.exit, (res.returncode, err[-2000:])
     assert "Traceback" not in err and "Exception ignored" not in err, err[-2000:]
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], err[-2000:]
-    if not case.progress:
-        assert lines == errors, err[-2000:]  # nothing but the one line
-    assert re.search(case.message, errors[0]), (case.message, errors[0])
+    kind = "error: " if case.exit else "warning: "
+    errors = [ln for ln in lines if ln.startswith(kind)]
+    if case.exit == 0 and not case.message:
+        assert lines == [], err[-2000:]  # nothing to say
+    else:
+        assert len(errors) == 1 and lines[-1] == errors[0], err[-2000:]
+        if not case.progress:
+            assert lines == errors, err[-2000:]  # nothing but the one line
+        assert re.search(case.message, errors[0]), (case.message, errors[0])
     after = snapshot(sb.root)
-    changed = {k for k, v in before.items() if after.get(k) != v}
+    changed = {k for k, v in before.items() if after.get(k) != v} - set(case.changes)
     assert not changed, f"pre-existing files changed or removed: {sorted(changed)}"
     if case.check:
         case.check(sb, res)

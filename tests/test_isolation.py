@@ -69,3 +69,26 @@ def test_a_cached_model_starts_no_process_and_a_failing_one_reports_why(tiny_gpt
         run_compare([str(broken)], suite="smoke", results_dir=results, params=PARAMS, score=False, isolate=True)
     assert type(there.value) is type(here.value) or isinstance(there.value, EvalkitError)
     assert str(here.value) in str(there.value)
+
+
+def test_the_child_runs_with_the_parents_thread_count(tiny_gpt2_dir, tmp_path, monkeypatch):
+    """A real spawned child reports torch.get_num_threads(): the count the parent chose, not its cores."""
+    import torch
+
+    from evalkit import threads
+    from evalkit.runner import run_compare
+
+    for var in (*threads.COUNT_VARS, "OMP_WAIT_POLICY", "TOKENIZERS_PARALLELISM", threads.ENV):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(threads, "_current", None)
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            policy = threads.configure(n)
+            run = run_compare([str(tiny_gpt2_dir)], suite="smoke", results_dir=tmp_path / f"t{n}", params=PARAMS,
+                              score=False, isolate=True)
+            manifest = load_manifest(run)
+            assert manifest.threads == policy.record() and manifest.threads["threads"] == policy.threads
+            assert manifest.models[0].torch_threads == policy.threads
+    finally:
+        torch.set_num_threads(before)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from evalkit.score_cache import ScoreCache
 from evalkit.scoring import cached_score_stories
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
@@ -116,8 +118,50 @@ def test_failures_are_not_cached_and_damaged_lines_are_skipped(tmp_path: Path):
     a = Counting()
     cached_score_stories(STORIES, [a], ctx, tmp_path)
     assert sorted(a.seen) == sorted([STORIES[1].text, STORIES[2].text])  # the torn line's story and the lost one
-    good = [json.loads(x) for x in path.read_text().splitlines()[2:]]
-    assert len(good) == 2 and all(g["scorer"] == "counting" for g in good)  # appended on a fresh line
+    good = [json.loads(x) for x in path.read_text().splitlines()]  # the torn line removed, the rest valid
+    assert len(good) == 3 and all(g["scorer"] == "counting" for g in good)
+    assert len({g["key"] for g in good}) == 3
+
+
+def _damage(path: Path, n: int, how: str) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    if how == "torn":
+        lines[n - 1] = lines[n - 1][: len(lines[n - 1]) // 2] + "\n"
+    elif how == "foreign":  # a line of another file pasted in: valid JSON, not an entry
+        lines[n - 1] = json.dumps({"model": "m", "item_id": "x", "text": "a story"}) + "\n"
+    elif how == "other-scorer":
+        e = json.loads(lines[n - 1])
+        e["scorer"] = "vocabulary"
+        lines[n - 1] = json.dumps(e) + "\n"
+    elif how == "hand-edited":
+        e = json.loads(lines[n - 1])
+        e["values"] = {k: 0.999 for k in e["values"]}
+        lines[n - 1] = json.dumps(e) + "\n"
+    elif how == "not-utf8":
+        lines[n - 1] = lines[n - 1][:10] + "\udcff" + lines[n - 1][10:]
+        path.write_bytes("".join(lines).encode("utf-8", "surrogateescape"))
+        return
+    path.write_text("".join(lines))
+
+
+@pytest.mark.parametrize("how", ["torn", "foreign", "other-scorer", "hand-edited", "not-utf8"])
+def test_a_damaged_line_is_warned_about_once_rescored_and_removed(tmp_path: Path, capsys, how):
+    first = cached_score_stories(STORIES, [Counting()], ScoringContext(), tmp_path)
+    path = ScoreCache(tmp_path).path("counting")
+    _damage(path, 2, how)
+    capsys.readouterr()
+    again = Counting()
+    out = cached_score_stories(STORIES, [again], ScoringContext(), tmp_path)
+    assert again.seen == [STORIES[1].text]  # only the damaged line's story is scored again
+    assert [r.values for r in out] == [r.values for r in first]
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: {path}:2: skipped a damaged cache line")
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert len(lines) == 3 and len({e["key"] for e in lines}) == 3 and all(e["scorer"] == "counting" for e in lines)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["counting.jsonl", "counting.jsonl.lock"]  # no temp file
+    third = Counting()
+    cached_score_stories(STORIES, [third], ScoringContext(), tmp_path)
+    assert third.seen == [] and capsys.readouterr().err == ""  # repaired: silent from now on
 
 
 def test_no_cache_dir_means_plain_scoring(tmp_path: Path):

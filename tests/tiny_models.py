@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,4 +81,15 @@ def build_lora(base_dir: Path, out: Path) -> Path:
     cfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
                      init_lora_weights=False, task_type="CAUSAL_LM")
     get_peft_model(base, cfg).save_pretrained(out)
+    return out
+
+
+def shape_only(src: Path, out: Path, **config: object) -> Path:
+    """``src`` without its weights (random weights read the configuration and tokenizer only), with
+    ``config`` written over its config.json (e.g. num_hidden_layers=4)."""
+    for f in src.iterdir():
+        if f.is_file() and not f.name.endswith(".safetensors"):
+            shutil.copy(f, out / f.name)
+    cfg = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**cfg, **config}))
     return out

@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from evalkit._version import __version__
 
 from evalkit.capacity.fit import fit_layers
@@ -58,6 +60,8 @@ FULL_DEPTH_BELOW = 1_000_000_000  # parameters: smaller models are timed at full
 PREFIX_TOKENS = (8, 4)  # tokens per timed call (batch 1, batch) when layer prefixes are timed
 HEADROOM = 1.15  # quantization and first-use repacking need room beyond the model's own bytes
 HEADROOM_BYTES = 1_000_000_000
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
 
 
 def parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
@@ -256,23 +260,50 @@ def estimate_model(source: ShapeSource, plan: BuildPlan) -> ModelEstimate:
     return ModelEstimate(parameters=params, bytes=total, full_layers=cfg.num_hidden_layers)
 
 
-def available_bytes(device: str, limit: int | None) -> int | None:
-    """What a build may use: free GPU memory, or the machine's available RAM; capped by ``limit``."""
+def available_bytes(device: str, limit: int | None, cgroup_root: Path = CGROUP_ROOT,
+                    proc_cgroup: Path = PROC_CGROUP) -> int | None:
+    """What a build may use: free GPU memory, or the machine's available RAM within this process's
+    memory cgroup (a container's limit, which the machine's figure does not show); capped by ``limit``."""
     avail: int | None = None
     if device.startswith("cuda"):
         import torch
 
         avail = int(torch.cuda.mem_get_info()[0])
     else:
-        try:
-            import psutil
-
-            avail = int(psutil.virtual_memory().available)
-        except ImportError:  # psutil is a dependency of accelerate; keep a fallback anyway
-            avail = None
+        avail = int(psutil.virtual_memory().available)
+        free = cgroup_free_bytes(cgroup_root, proc_cgroup)
+        if free is not None:
+            avail = min(avail, free)
     if limit is not None:
         avail = limit if avail is None else min(avail, limit)
     return avail
+
+
+def cgroup_free_bytes(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> int | None:
+    """What this process's memory cgroup still allows: the tightest of it and its ancestors (a limit on a
+    parent applies), limit minus usage; None without a limit. v2 reads memory.max and memory.current, v1
+    the memory controller's memory.limit_in_bytes and memory.usage_in_bytes."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    free = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        v2 = controllers == ""
+        if not v2 and "memory" not in controllers.split(","):
+            continue
+        base = root if v2 else root / "memory"
+        names = ("memory.max", "memory.current") if v2 else ("memory.limit_in_bytes", "memory.usage_in_bytes")
+        parts = [p for p in path.split("/") if p and p != ".."]
+        for k in range(len(parts), -1, -1):
+            try:
+                limit, used = ((base.joinpath(*parts[:k]) / n).read_text().strip() for n in names)
+            except OSError:
+                continue
+            if limit.isdigit() and used.isdigit() and int(limit) < 1 << 60:  # v1 writes "no limit" as ~2**63
+                free.append(max(0, int(limit) - int(used)))
+    return min(free) if free else None
 
 
 def choose_prefixes(asked: tuple[int, ...] | None, parameters: int, full_layers: int, gpu: bool,

@@ -9,7 +9,7 @@ import click
 
 from evalkit.errors import EvalkitError
 from evalkit.judge.judge import configure_judge
-from evalkit.scorers.judge import judge_rubrics
+from evalkit.scorers.judge import judge_defence, judge_rubrics
 from evalkit.scoring import load_scorers
 
 
@@ -70,6 +70,7 @@ def judge_context(context: Any, scorers: list[Any], judge: str, models_file: str
     cannot run; judge calls cached under ``cache_dir``/judge/, None: no cache; ``rubrics``: only these)
     and return the scorers with the judge scorer among them."""
     context.options.update(judge=judge, models_file=models_file, judge_cache_dir=cache_dir, judge_rubrics=rubrics)
-    judge_rubrics(context)  # an unknown rubric name fails before the judge loads
+    judge_rubrics(context)  # an unknown rubric name or injection mode fails before the judge loads
+    judge_defence(context)
     context.shared["judge"] = configure_judge(judge, models_file, cache_dir=cache_dir)
     return scorers if any(s.name == "judge" for s in scorers) else [*scorers, *load_scorers(["judge"])]

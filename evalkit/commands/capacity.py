@@ -100,8 +100,9 @@ def show(console: Any, records: list[tuple[Any, Path]]) -> None:
     for name, fn in rows:
         t.add_row(name, *(fn(r) for r, _ in records))
     console.print(t)
-    for rec, path in records:
+    for rec, _ in records:
         for n in rec.notes:
             console.print(f"{rec.label}: {n}", markup=False, highlight=False, soft_wrap=True)
+    for path in dict.fromkeys(p for _, p in records):  # a compare run keeps every model in one record
         console.print(f"record: {path}", markup=False, highlight=False, soft_wrap=True)
 

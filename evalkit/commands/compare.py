@@ -15,13 +15,17 @@ from evalkit.commands._common import (
     split_csv,
 )
 from evalkit.commands._progress import RichProgress
-from evalkit.records import Rating, read_json
+from evalkit.commands.capacity import show as show_capacity
+from evalkit.pipeline import CAPACITY_FILE
+from evalkit.records import CapacityRun, Rating, read_json
 from evalkit.report.console import print_tables
 from evalkit.runner import run_compare
 from evalkit.sampling import parse_samples
+from evalkit.threads import threads_option
 
 
 @click.command("compare")
+@threads_option()
 @click.argument("models", nargs=-1, required=True)
 @click.option("--suite", "suite", help="Suite name or folder (default: persona-tales, else smoke).")
 @click.option("--split", help="Split to run (default: the suite's default_split, usually test).")
@@ -35,10 +39,16 @@ from evalkit.sampling import parse_samples
               "[generation] samples, else 1); each sample has its own seed and cache entry.")
 @click.option("--judge", metavar="MODEL", help="A model (any model argument) that rates every story on the "
               "judge rubrics and compares the models pairwise (a Judge preference row); default: [judge] in suite.toml.")
+@click.option("--random-weights", is_flag=True, help="Build each model at its real shape with random values (no "
+              "download; a models file's weights = \"random\" does the same) and measure speed, memory and, from "
+              "`evalkit finetune MODEL --random-weights`, training time; the quality rows are n/a (no stories).")
+@click.option("--memory-limit-gb", type=click.FloatRange(min=0, min_open=True),
+              help="With --random-weights: build a whole model only if it fits in this much memory (and in what "
+                   "is free); otherwise its memory is computed from its tensors' sizes, and said so.")
 @generation_options
 def command(models: tuple[str, ...], suite: str | None, split: str | None, results_dir: Path,
             models_file: str | None, options: tuple[str, ...], scorers: str | None, samples: str | None,
-            judge: str | None,
+            judge: str | None, random_weights: bool, memory_limit_gb: float | None,
             **gen: Any) -> None:
     """Generate every story of a suite split with every model, measure speed and memory, score,
     rate with stars and write results/<run-id>/ (manifest, generations, scores, report.md/html).
@@ -55,12 +65,16 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
             overrides=parse_model_options(options), params=params_from(gen), scorers=split_csv(scorers),
             progress=progress, samples=n_samples, judge=judge,
             isolate=True,  # each model measured in its own process: order-free memory
+            random_weights=random_weights, memory_limit_gb=memory_limit_gb,
         )
     show_run(console, run_dir)
 
 
 def show_run(console: Any, run_dir: Path) -> None:
     print_tables(console, Rating.model_validate(read_json(run_dir / "rating.json")))
+    if (run_dir / CAPACITY_FILE).is_file():  # random weights: what each figure is, and how it was obtained
+        cap = CapacityRun.model_validate(read_json(run_dir / CAPACITY_FILE))
+        show_capacity(console, [(rec, run_dir / CAPACITY_FILE) for rec in cap.models.values()])
     manifest = read_json(run_dir / "manifest.json")
     for m in manifest["models"]:
         if m.get("n_failed"):

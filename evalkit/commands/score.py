@@ -5,7 +5,9 @@ In: one JSON object a line with ``story`` and, where known, ``id``, ``prompt``, 
 prompt) and ``model`` (stories of one model are scored together by the corpus scorers: self-BLEU,
 distinct-2 across stories). With ``--suite``, an ``id`` that names a suite item fills what the line
 leaves out. Out: one JSON object a line, in input order: ``id``, ``model`` when given, every metric as
-a flat key (null = not scorable) and ``notes`` (why a metric is null, or what it used).
+a flat key (null = not scorable) and ``notes`` (why a metric is null, or what it used). Stories are
+scored through the score cache of ./results (as `compare` does), so a rerun, a resume after kill -9 or
+a second run at the same time scores nothing that is stored.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from evalkit.commands._common import judge_context, split_csv
 from evalkit.commands._progress import scoring_bar
 from evalkit.errors import EvalkitError
 from evalkit.records import write_text
-from evalkit.score_cache import DEFAULT_SUBDIR
+from evalkit.score_cache import DEFAULT_SUBDIR, ScoreCache
 from evalkit.scorers.base import ScoringContext
 from evalkit.stories import (
     KNOWN_KEYS,
@@ -31,11 +33,13 @@ from evalkit.stories import (
     score_rows,
 )
 from evalkit.suites import default_suite_name, load_suite
+from evalkit.threads import threads_option
 
 __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"]  # the library lives in evalkit.stories
 
 
 @click.command("score")
+@threads_option()
 @click.argument("stories", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--suite", "suite_name", help="Suite for genre training, novelty and [scoring] settings "
               "(default: the default suite; 'none' for no suite).")
@@ -47,8 +51,10 @@ __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"
 @click.option("--judge", metavar="MODEL", help="Also rate every story with this model as judge (judge_* metrics); "
               "any model argument. Judge calls are cached in results/.cache/judge/.")
 @click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables (for --judge).")
+@click.option("--no-cache", is_flag=True, help="Score every story afresh (default: through the score cache in "
+              "results/.cache/scores/, which a killed or concurrent run shares).")
 def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None,
-            judge: str | None, models_file: str | None) -> None:
+            judge: str | None, models_file: str | None, no_cache: bool) -> None:
     """Score stories produced anywhere: one JSON object a line in, one line of scores out."""
     if output is not None and _same_file(output, stories):
         raise EvalkitError(f"-o {output} is the input file {stories}: writing scores there would replace the "
@@ -62,7 +68,7 @@ def command(stories: Path, suite_name: str | None, output: Path | None, scorers:
     if judge:
         chosen = judge_context(context, chosen, judge, models_file, Path("results") / DEFAULT_SUBDIR.parent)
     with scoring_bar(len(found)) as advance:  # on stderr, only when it is a terminal
-        rows = score_rows(found, chosen, context, advance)
+        rows = score_rows(found, chosen, context, advance, None if no_cache else ScoreCache(Path("results") / DEFAULT_SUBDIR))
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if output is None:
         sys.stdout.write(text)

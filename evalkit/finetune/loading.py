@@ -8,13 +8,16 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.finetune.basemodel import BaseModelRef
+from evalkit.models.bnb import import_bitsandbytes
 from evalkit.recipes import Recipe
 
 
 def check_4bit(recipe: Recipe) -> None:
     """4-bit nf4 needs bitsandbytes (>= 0.45 for CPU support): fail before loading anything."""
     try:
-        import bitsandbytes
+        bitsandbytes = import_bitsandbytes()
+        if bitsandbytes is None:
+            raise ImportError("No module named 'bitsandbytes'")
     except Exception as e:  # ImportError, or a broken install raising anything else on import
         raise EvalkitError(f"recipe {recipe.name!r} loads the base in 4-bit nf4, which needs a working bitsandbytes "
                            f"({type(e).__name__}: {first_line(e)}): pip install 'bitsandbytes>=0.45', "
@@ -58,6 +61,7 @@ def prepare_for_training(model: Any, recipe: Recipe) -> Any:
     base and the recipe's LoRA wrapping."""
     model.config.use_cache = False  # the cache is useless in training and conflicts with checkpointing
     if recipe.method == "lora":
+        import_bitsandbytes()  # peft imports it: first without the hub kernel lookup
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
         assert recipe.lora is not None

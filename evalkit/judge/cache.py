@@ -1,8 +1,11 @@
 """Judge calls cached like generations: <results>/.cache/judge/<judge fingerprint>.jsonl.
 
-One line per answered question, appended per batch under a lock (records.append_jsonl), so a run
-killed with kill -9 keeps every finished batch and a rerun asks only what is missing. Unanswered
-questions (server down, unreadable answers) are not cached: the next run asks them again."""
+One line per answered question, appended per batch under a lock (records.append_new: none whose key
+the file already holds, so two runs asking the same questions at once store each answer once), so a
+run killed with kill -9 keeps every finished batch and a rerun asks only what is missing. Unanswered
+questions (server down, unreadable answers) are not cached: the next run asks them again. A torn,
+foreign or hand-edited line (its checksum does not match) is skipped with one warning line naming
+file:line, asked again, and the file rewritten without it (records.read_cache)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from evalkit.records import Record, append_jsonl, iter_jsonl, stable_hash
+from evalkit.records import Record, append_new, read_cache, stable_hash
 
 JUDGE_CACHE_SCHEMA = 1
 
@@ -35,6 +38,10 @@ class JudgeRecord(Record):
     raw: str = Field("", description="the judge's text, when it wrote any")
     note: str | None = Field(None, description="why the value is missing, or how it was obtained")
     schema_version: int = Field(JUDGE_CACHE_SCHEMA, alias="schema", description="layout version of this record")
+    check: str | None = Field(None, description="digest of the answer (absent in records of older evalkit)")
+
+    def digest(self) -> str:
+        return stable_hash({"key": self.key, "value": self.value, "probs": self.probs, "method": self.method})
 
 
 def question_key(judge_key: str, engine: str, rubric_hash: str, prompt_text: str, story_hash: str,
@@ -49,12 +56,20 @@ def text_hash(text: str) -> str:
 
 class JudgeCache:
     def __init__(self, cache_dir: str | Path | None, judge_key: str):
+        self.judge_key = judge_key
         self.path = Path(cache_dir) / "judge" / f"{judge_key}.jsonl" if cache_dir is not None else None
         self.records: dict[str, JudgeRecord] = {}
         if self.path is not None:
-            for r in iter_jsonl(self.path, JudgeRecord):
+            for r in read_cache(self.path, JudgeRecord, self._refuse):
                 if r.value is not None:
                     self.records[r.key] = r
+
+    def _refuse(self, r: JudgeRecord) -> str | None:
+        if r.judge_key != self.judge_key:
+            return f"an answer of another judge ({r.judge_key})"
+        if r.check is not None and r.check != r.digest():
+            return "its answer does not match its checksum: edited by hand"
+        return None
 
     def get(self, key: str) -> JudgeRecord | None:
         return self.records.get(key)
@@ -62,6 +77,7 @@ class JudgeCache:
     def add(self, records: Iterable[JudgeRecord]) -> None:
         ok = [r for r in records if r.value is not None]
         for r in ok:
+            r.check = r.digest()
             self.records[r.key] = r
         if self.path is not None and ok:
-            append_jsonl(self.path, ok)
+            append_new(self.path, ok)

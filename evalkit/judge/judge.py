@@ -15,7 +15,7 @@ from typing import Any
 from evalkit.errors import EvalkitError
 from evalkit.judge.cache import JudgeCache, JudgeRecord, question_key, text_hash
 from evalkit.judge.engines import DEFAULT_SAMPLES, Engine, Verdict, engine_for
-from evalkit.judge.prompts import JudgePrompt, rating_prompt
+from evalkit.judge.prompts import Defence, JudgePrompt, rating_prompt
 from evalkit.judge.rubric import Rubric
 from evalkit.models.base import Model, ModelSpec
 from evalkit.records import JudgeRef
@@ -54,6 +54,7 @@ class Judge:
         self.rubrics_used: dict[str, str] = {}
         self.model_arg: str | None = None  # the argument it was configured from (for the manifest)
         self.models_file: str | None = None
+        self.defence = Defence()  # how stories are shown to it (prompt injection; suite.toml [judge] injection)
 
     # -- questions ----------------------------------------------------------------------------------
     def question(self, prompt: JudgePrompt, kind: str, rubric: Rubric, story_hash: str,
@@ -122,7 +123,7 @@ class Judge:
         for s in stories:
             h = text_hash(s.text)
             for r in rubrics:
-                p = rating_prompt(r, s.text, s.prompt, s.genre, genres.get(s.genre or ""))
+                p = rating_prompt(r, s.text, s.prompt, s.genre, genres.get(s.genre or ""), self.defence)
                 qs.append(self.question(p, "rating", r, h))
         recs = self.ask(qs, progress)
         n = len(rubrics)

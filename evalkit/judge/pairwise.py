@@ -94,7 +94,7 @@ def compare_pair(judge: Any, items: Sequence[Any], texts_a: Mapping[str, str], t
         a, b = texts_a[it.id], texts_b[it.id]
         gdef = genres.get(it.genre)
         for first, second, order in ((a, b, "a>b"), (b, a, "b>a")):
-            p = pairwise_prompt(rubric, first, second, it.prompt, it.genre, gdef)
+            p = pairwise_prompt(rubric, first, second, it.prompt, it.genre, gdef, judge.defence)
             qs.append(judge.question(p, "pairwise", rubric, f"{text_hash(first)}:{text_hash(second)}", order))
     recs = judge.ask(qs, progress)
     judgments = []

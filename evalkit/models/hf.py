@@ -9,7 +9,6 @@ from the left loses its instructions and would be scored as a story for a prompt
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -19,18 +18,20 @@ from typing import Any, ClassVar
 
 from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
+from evalkit.models.bnb import import_bitsandbytes
+from evalkit.models.hf_adapter import attach_adapter
 from evalkit.models.hf_cpu import cpu_has_bf16, dense_head_input, dtype_name, int8_dynamic
+from evalkit.models.hf_decode import FirstTokenTimer, eos_ids
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
 from evalkit.models.hub import hub_snapshot
 from evalkit.models.random_weights import build_random, count_parameters, plan_for, shape_for
 from evalkit.models.registry import is_package_path, looks_like_path
-from evalkit.models.weights import WeightsDamaged, check_weights, explain_load_error, read_json_object
+from evalkit.models.weights import WeightsDamaged, check_weights, disk_bytes, explain_load_error, first_line
 from evalkit.records import Generation, GenerationParams, ModelInfo, stable_hash
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QUANTIZATIONS", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16", "int8_dynamic"]
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
+__all__ = ["QUANTIZATIONS", "FirstTokenTimer", "HFModel", "HFOptions", "hub_snapshot", "cpu_has_bf16", "int8_dynamic"]
 
 
 def _is_local(source: str) -> bool:
@@ -211,15 +212,15 @@ class HFModel(Model):
             if not isinstance(e, (OSError, ValueError, ImportError)):
                 raise
             if isinstance(e, ImportError):
-                raise EvalkitError(f"{self.spec.label}: {_first_line(e)}") from None
-            raise ModelNotFound(f"{folder}: cannot load as a causal language model ({_first_line(e)})") from None
+                raise EvalkitError(f"{self.spec.label}: {first_line(e)}") from None
+            raise ModelNotFound(f"{folder}: cannot load as a causal language model ({first_line(e)})") from None
         if q == "int8-dynamic":
             model = int8_dynamic(model)
         elif not q:
             model.to(self.device)
         tok_folder = folder
         if r["adapter"]:
-            model = self._attach_adapter(model, r["adapter"], folder)
+            model = attach_adapter(model, r["adapter"], folder, lambda spec: HFModel(spec).resolved())
             if (Path(r["adapter"]) / "tokenizer_config.json").is_file():
                 tok_folder = r["adapter"]
         model.eval()
@@ -229,7 +230,7 @@ class HFModel(Model):
             tok = AutoTokenizer.from_pretrained(tok_folder, trust_remote_code=False,
                                                 local_files_only=not _is_local(tok_folder))
         except (OSError, ValueError) as e:
-            raise ModelNotFound(f"{tok_folder}: no usable tokenizer ({_first_line(e)})") from None
+            raise ModelNotFound(f"{tok_folder}: no usable tokenizer ({first_line(e)})") from None
         tok.padding_side = "left"
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token or tok.unk_token
@@ -246,7 +247,8 @@ class HFModel(Model):
     @staticmethod
     def _bnb_config(q: str, torch: Any) -> Any:
         try:
-            import bitsandbytes  # noqa: F401
+            if import_bitsandbytes() is None:
+                raise ImportError("bitsandbytes")
             from transformers import BitsAndBytesConfig
         except ImportError:
             raise EvalkitError(f"quantization {q!r} needs bitsandbytes: pip install bitsandbytes") from None
@@ -254,24 +256,6 @@ class HFModel(Model):
             return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                       bnb_4bit_compute_dtype=torch.bfloat16)
         return BitsAndBytesConfig(load_in_8bit=True)
-
-    def _attach_adapter(self, model: Any, adapter: str, base_folder: str) -> Any:
-        from peft import PeftModel
-
-        cfg = read_json_object(Path(adapter) / "adapter_config.json")
-        declared = cfg.get("base_model_name_or_path")
-        mismatch = _config_mismatch(declared, base_folder)
-        if mismatch:
-            raise EvalkitError(f"adapter {adapter} was trained for {declared}, not {base_folder}: {mismatch}")
-        try:
-            return PeftModel.from_pretrained(model, adapter, is_trainable=False)
-        except Exception as e:
-            why = explain_load_error(e, adapter)
-            if why:
-                raise WeightsDamaged(why) from None
-            if not isinstance(e, (RuntimeError, ValueError, KeyError)):
-                raise
-            raise EvalkitError(f"adapter {adapter} does not fit base {base_folder}: {_first_line(e)}") from None
 
     def _missing_paragraph(self, problem: str) -> str:
         return (
@@ -380,7 +364,7 @@ class HFModel(Model):
         wall = time.perf_counter() - t0
         ttft = (streamer.first - t0) if streamer.first else None
         new = out[:, enc["input_ids"].shape[1] :].tolist()
-        eos = _eos_ids(self.model, tok)
+        eos = eos_ids(self.model, tok)
         gens = []
         for prompt_ids, seq in zip(ids, new):
             n = len(seq)
@@ -412,7 +396,7 @@ class HFModel(Model):
     def describe(self) -> ModelInfo:
         r = self.resolved()
         info = ModelInfo(name=self.spec.label, backend="hf", source=r["source"], adapter=r["adapter"],
-                         quantization=self.opts.quantization, disk_bytes=_disk_bytes([r["gguf"] or r["source"], r["adapter"]]),
+                         quantization=self.opts.quantization, disk_bytes=disk_bytes([r["gguf"] or r["source"], r["adapter"]]),
                          extra={"weights": r["weights"], "gguf": r["gguf"]})
         if self.opts.weights == "random":  # nothing on disk was read
             info.disk_bytes, info.adapter, info.extra["weights"] = None, None, "random (real shape, random values)"
@@ -438,111 +422,11 @@ class HFModel(Model):
         self._empty_cache()
 
 
-class FirstTokenTimer:
-    """A transformers streamer that only notes when the first generated token arrives (the first
-    ``put`` carries the prompt)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.first: float | None = None
-
-    def put(self, value: Any) -> None:
-        self.calls += 1
-        if self.calls == 2:
-            self.first = time.perf_counter()
-
-    def end(self) -> None:
-        pass
-
-
-def _eos_ids(model: Any, tok: Any) -> set[int]:
-    ids: set[int] = set()
-    for src in (getattr(model, "generation_config", None), tok):
-        v = getattr(src, "eos_token_id", None)
-        if isinstance(v, int):
-            ids.add(v)
-        elif isinstance(v, (list, tuple)):
-            ids.update(int(x) for x in v)
-    return ids
-
-
 def _count_parameters(model: Any) -> int:
     return count_parameters(model)[0]
-
-
-def _disk_bytes(paths: list[str | None]) -> int | None:
-    total, seen = 0, False
-    for p in paths:
-        if not p:
-            continue
-        path = Path(os.path.expanduser(p))
-        if path.is_file():
-            total += path.stat().st_size
-            seen = True
-        elif path.is_dir():
-            for f in path.rglob("*"):
-                if f.is_file() and f.suffix in WEIGHT_SUFFIXES:
-                    total += f.stat().st_size
-                    seen = True
-        else:
-            snap = hub_snapshot(p)
-            if snap:
-                for f in Path(snap).iterdir():
-                    if f.suffix in WEIGHT_SUFFIXES:
-                        total += f.resolve().stat().st_size
-                        seen = True
-    return total if seen else None
-
-
-def _declared_folder(declared: str | None) -> str | None:
-    """The local folder of the base an adapter names: a folder as it is; a .gguf file, or a preset (what
-    a shipped adapter names: no machine's path), as the transformers folder its weights load from."""
-    if not declared:
-        return None
-    gguf = declared if declared.lower().endswith(".gguf") and Path(declared).is_file() else None
-    if gguf is None and not Path(declared).exists():
-        from evalkit.models.registry import load_presets, spec_from_preset
-
-        presets = load_presets()
-        if declared not in presets:
-            return declared
-        spec = spec_from_preset(declared, presets[declared])
-        if spec.backend != "hf":
-            return None
-        try:
-            r = HFModel(ModelSpec(spec.label, "hf", {k: v for k, v in spec.options.items()
-                                                      if k not in ("adapter", "finetuned", "requires_adapter")})).resolved()
-        except Exception:  # its weights are not installed here: nothing to compare with
-            return None
-        gguf = r["gguf"]
-        if gguf is None:
-            return r["source"]
-    if gguf is None:
-        return declared
-    from evalkit.models.gguf import dequantized_location
-
-    return str(dequantized_location(gguf))
-
-
-def _config_mismatch(declared: str | None, base_folder: str) -> str | None:
-    """Compare the architecture the adapter was trained on with the base we load, when both are local."""
-    declared = _declared_folder(declared)
-    if not declared or not (Path(declared) / "config.json").is_file() or not (Path(base_folder) / "config.json").is_file():
-        return None
-    if Path(declared).resolve() == Path(base_folder).resolve():
-        return None
-    a = json.loads((Path(declared) / "config.json").read_text())
-    b = json.loads((Path(base_folder) / "config.json").read_text())
-    for key in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size", "n_embd", "n_layer"):
-        if key in a and key in b and a[key] != b[key]:
-            return f"{key} {a[key]} != {b[key]}"
-    return None
 
 
 def _is_oom(e: BaseException) -> bool:
     return type(e).__name__ == "OutOfMemoryError" or "out of memory" in str(e).lower()
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:300] if text else type(e).__name__

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.errors import EvalkitError, ModelNotFound
 from evalkit.recipes import default_recipe, load_recipe
 from evalkit.models.base import ModelSpec
+from evalkit.models.bnb import import_bitsandbytes
 from evalkit.models.hf_cpu import dense_head_input, dtype_name
 from evalkit.models.hf_options import HFOptions
 from evalkit.models.hub import hub_snapshot
@@ -315,6 +316,7 @@ def build_random(source: ShapeSource, plan: BuildPlan) -> BuiltModel:
 
 
 def _nf4_quantizer(plan: BuildPlan) -> Any:
+    import_bitsandbytes()  # the quantizer imports it: first without the hub kernel lookup
     import torch
     from transformers import BitsAndBytesConfig
     from transformers.quantizers import AutoHfQuantizer
@@ -346,8 +348,7 @@ def _materialise(mod: Any, pname: str, p: Any, device: Any, dtype: Any, std: flo
     else:
         value = torch.zeros(p.shape, dtype=dtype, device=device)
     if type(mod).__name__ == "Linear4bit" and pname == "weight":
-        import bitsandbytes as bnb
-
+        bnb = import_bitsandbytes()
         new = bnb.nn.Params4bit(value, requires_grad=False, **p.__dict__).to(device)
         mod._is_hf_initialized = True
     else:
@@ -392,6 +393,7 @@ def _rebuild_meta_buffers(model: Any, device: Any) -> None:
 
 
 def _wrap_lora(model: Any, lora: LoraShape, inference: bool) -> Any:
+    import_bitsandbytes()  # peft imports it: first without the hub kernel lookup
     from peft import LoraConfig, get_peft_model
 
     cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,

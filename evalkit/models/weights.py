@@ -8,11 +8,13 @@ The checks read headers only (a few bytes to a few MB), so they are cheap enough
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.models.hub import hub_snapshot
 
 GGUF_MAGIC = b"GGUF"
 GGUF_HEADER = 24  # magic, uint32 version, uint64 tensor count, uint64 metadata count
@@ -124,3 +126,35 @@ def explain_load_error(e: BaseException, folder: str | Path) -> str | None:
     if "safetensor" in type(e).__name__.lower() or "safetensor" in type(e).__module__.lower():
         return f"{p}: damaged safetensors weights ({str(e).splitlines()[0][:200] if str(e) else type(e).__name__})"
     return None
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
+
+
+def disk_bytes(paths: list[str | None]) -> int | None:
+    total, seen = 0, False
+    for p in paths:
+        if not p:
+            continue
+        path = Path(os.path.expanduser(p))
+        if path.is_file():
+            total += path.stat().st_size
+            seen = True
+        elif path.is_dir():
+            for f in path.rglob("*"):
+                if f.is_file() and f.suffix in WEIGHT_SUFFIXES:
+                    total += f.stat().st_size
+                    seen = True
+        else:
+            snap = hub_snapshot(p)
+            if snap:
+                for f in Path(snap).iterdir():
+                    if f.suffix in WEIGHT_SUFFIXES:
+                        total += f.resolve().stat().st_size
+                        seen = True
+    return total if seen else None
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else type(e).__name__

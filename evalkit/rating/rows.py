@@ -19,6 +19,7 @@ from evalkit.rating.stars import anchor_score
 QUALITY, TRAINING, SPEED, MEMORY, OVERALL, JUDGE = "quality", "training", "speed", "memory", "overall", "judge"
 ANCHORS = "anchors"  # stars_from of a quality row rated between the suite's anchors
 CLUSTERED = "cluster bootstrap over suite items (samples averaged inside an item), Holm over a row's pairs"
+RANDOM_WEIGHTS = "n/a: random weights"  # a quality cell of a model built with random values (its text is noise)
 MARGIN = "one value per model: a winner only beyond rating.single_measurement_tolerance"
 
 

@@ -14,6 +14,7 @@ from evalkit.rating.table import RatingInput, judge_row, rate
 from evalkit.records import (
     DEFAULT_KINDS,
     AnchorScores,
+    CapacityRun,
     Manifest,
     Rating,
     ScoreRecord,
@@ -36,6 +37,7 @@ class StoredRun:
     calibrations: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # metric -> where its stars come from
     judge: Any = None  # judge.json (evalkit.judge.run.JudgeRun) when the run used a judge
     problems: list[str] = field(default_factory=list)  # damaged score lines skipped
+    capacity: CapacityRun | None = None  # capacity.json of a random-weights run (no stories, no scores)
 
 
 def rate_stored(run: StoredRun, cfg: RatingConfig, previous: Rating | None = None,
@@ -60,6 +62,8 @@ def rate_stored(run: StoredRun, cfg: RatingConfig, previous: Rating | None = Non
     anchors = _fill_anchors(anchors, kinds, previous, suite_note if run.anchors is None else None)
     meas = ({k: dump_record(v) for k, v in run.summary.measurements.items()} if run.summary is not None
             else {m.label: dump_record(model_measurements(m)) for m in manifest.models})
+    if run.capacity is not None:  # random weights: speed, memory and training time from the capacity record
+        meas = {label: run.capacity.measurements(label) for label in labels}
     meta = {"run_id": manifest.run_id, "suite": manifest.suite.name, "split": manifest.suite.split,
             "created": previous.created if previous is not None else utcnow(),
             "device": device_line(manifest.hardware), "suite_hash": manifest.suite.hash,

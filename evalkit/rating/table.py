@@ -22,6 +22,7 @@ from evalkit.rating.rows import (
     CUT_ROWS,
     JUDGE_RULE,
     QUALITY_ROWS,
+    RANDOM_WEIGHTS,
     ROWS,
     calibrated,
     calibrated_source,
@@ -50,7 +51,8 @@ class RatingInput:
     models: list[str]
     item_ids: list[str]
     per_story: dict[str, dict[str, Story | list[Story]]]
-    measurements: dict[str, dict[str, Any]]  # label -> peak_memory_gb, memory_kind, training_hours
+    measurements: dict[str, dict[str, Any]]  # label -> peak_memory_gb, memory_kind, training_hours; a model built
+    # with random weights: weights = "random", seconds_per_story, and each figure's basis and error
     anchors: dict[str, dict[str, Any]]  # metric -> {one_star, five_star, n, ...}
     metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # summary.json "metrics"
     meta: dict[str, Any] = field(default_factory=dict)  # run_id, suite, split, created, device
@@ -60,6 +62,10 @@ class RatingInput:
     def samples(self, model: str, item: str) -> list[Story]:
         got = self.per_story.get(model, {}).get(item)
         return [] if got is None else (got if isinstance(got, list) else [got])
+
+    def random_weights(self, model: str) -> bool:
+        """A model measured at its real shape with random values: no stories, its quality rows n/a."""
+        return self.measurements.get(model, {}).get("weights") == "random"
 
 
 def rate(inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
@@ -168,6 +174,9 @@ def _quality_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any
     star_series = {m: _series(inp, m, f"{metric}_stars") for m in inp.models} if calibrated(how) else None
     cells = {}
     for m in inp.models:
+        if inp.random_weights(m):
+            cells[m] = _cell([], None, RANDOM_WEIGHTS)
+            continue
         if not any(v is not None for vals in series[m].values() for v in vals):
             cells[m] = _cell([], None, f"{metric} was not scored" if metric else "no metric configured")
             continue
@@ -210,7 +219,8 @@ def _cut_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
     cuts = cfg.cuts[metric]
     out: dict[str, Any] = {"row": row, "kind": kind, "metric": metric, "unit": unit, "direction": "lower",
                            "models": {}}
-    if kind == "speed":
+    # a model with random weights wrote no stories: its speed is one capacity figure, rated as memory is
+    if kind == "speed" and not any(inp.random_weights(m) for m in inp.models):
         series = {m: _series(inp, m, metric) for m in inp.models}
         for m in inp.models:
             cell = _series_cell(series[m])
@@ -237,8 +247,15 @@ def _cut_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
         meas = inp.measurements.get(m, {})
         v = meas.get(metric)
         note = None
+        basis, error = _basis(meas, kind)
         if kind == "training" and v is None:
-            note = "n/a: not fine-tuned by evalkit (no training record)"
+            note = ("n/a: no training projection (`evalkit finetune MODEL --random-weights --max-steps N` writes one)"
+                    if inp.random_weights(m) else "n/a: not fine-tuned by evalkit (no training record)")
+        elif kind == "speed" and v is None:
+            note = "not measured"
+        elif kind == "memory" and meas.get("memory_kind") == "computed":
+            kinds.add("computed")
+            note = "computed from tensor sizes: too little memory here to build the whole model"
         elif kind == "memory":
             mk = meas.get("memory_kind")
             kinds.add(mk)
@@ -249,7 +266,8 @@ def _cut_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
         values[m] = v
         score = cut_score(v, cuts)
         out["models"][m] = {"value": v, "ci_low": None, "ci_high": None, "n": 1 if v is not None else 0,
-                            "stars": stars(score), "score": score, "note": note}
+                            "stars": stars(score), "score": score, "note": note,
+                            **({"basis": basis, "error": error} if basis and v is not None else {})}
     if any(v is None for v in values.values()):
         return _finish(out, None, [], [], [])
     if kind == "memory" and len(kinds) > 1:
@@ -260,6 +278,17 @@ def _cut_row(row: str, inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
     if len(inp.models) < 2:
         return _finish(out, None, comps, list(inp.models), list(inp.models))
     return _finish(out, *rank(inp.models, comps)[:1], comps, *rank(inp.models, comps)[1:])
+
+
+def _basis(meas: Mapping[str, Any], kind: str) -> tuple[str | None, float | None]:
+    """How a random-weights model's figure on a cut row was obtained, and its standard error."""
+    if meas.get("weights") != "random":
+        return None, None
+    if kind == "speed":
+        return meas.get("seconds_per_story_basis") or meas.get("basis"), meas.get("seconds_per_story_error")
+    if kind == "memory":
+        return meas.get("memory_basis"), None
+    return meas.get("training_basis"), meas.get("training_error")
 
 
 def _story_parts(inp: RatingInput, cfg: RatingConfig) -> list[tuple[str, float, Any]]:
@@ -301,7 +330,8 @@ def _overall_row(inp: RatingInput, cfg: RatingConfig) -> dict[str, Any]:
     for m in inp.models:
         cell = _series_cell(series[m])
         cell.update(score=cell["value"], stars=stars(cell["value"]),
-                    note=None if cell["value"] is not None else "no quality row has stars")
+                    note=None if cell["value"] is not None else
+                    RANDOM_WEIGHTS if inp.random_weights(m) else "no quality row has stars")
         out["models"][m] = cell
     out["per_item"] = {m: {i: list(v) for i, v in series[m].items()} for m in inp.models}
     if any(c["value"] is None for c in out["models"].values()):

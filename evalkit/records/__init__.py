@@ -2,6 +2,7 @@
 ``from evalkit.records import X`` names any of them.
 
 - io: the record base classes (Record, WrittenRecord) and atomic file I/O
+- cache: appended JSONL caches read with repair and appended without duplicates
 - run: manifest.json, generations.jsonl, scores.jsonl, summary.json, anchors.json, the training record
 - rating: rating.json
 - regress: pinned baselines and regress.json
@@ -9,10 +10,13 @@
 """
 
 from evalkit.records.capacity import (
+    CAPACITY_RUN_SCHEMA,
     CAPACITY_SCHEMA,
     AdapterShape,
     CapacityMemory,
     CapacityRecord,
+    CapacityRun,
+    CapacityTraining,
     Figure,
     LayerFit,
     ProjectedTraining,
@@ -20,7 +24,9 @@ from evalkit.records.capacity import (
     StepSample,
     TimingSample,
     TrainingProjection,
+    random_weights_run,
 )
+from evalkit.records.cache import append_new, read_cache
 from evalkit.records.io import (
     Number,
     Record,
@@ -101,7 +107,8 @@ from evalkit.records.run import (
 )
 
 __all__ = [
-    "AdapterShape", "CAPACITY_SCHEMA", "CapacityMemory", "CapacityRecord", "Figure", "LayerFit",
+    "AdapterShape", "CAPACITY_RUN_SCHEMA", "CAPACITY_SCHEMA", "CapacityMemory", "CapacityRecord", "CapacityRun",
+    "CapacityTraining", "Figure", "LayerFit",
     "ProjectedTraining", "PromptLengths", "StepSample", "TimingSample", "TrainingProjection",
     "ANCHORS_SCHEMA", "AnchorScores", "BASELINE_SCHEMA", "Baseline", "BaselineModel", "BaselineSuite",
     "CachedModel", "DEFAULT_KINDS", "DEGENERATE_KINDS", "GENERATION_SCHEMA", "Generation", "GenerationParams",
@@ -112,6 +119,7 @@ __all__ = [
     "RatingCell", "RatingCheck", "RatingComparison", "RatingRow", "Record", "RegressCheck", "RegressMethod",
     "RegressReport", "RegressSide", "SCORE_SCHEMA", "SUMMARY_SCHEMA", "ScoreRecord", "ScoringLMInfo", "SuiteRef",
     "Summary", "TRAINING_SCHEMA", "TrainedBase", "TrainingRecord", "TrainingSuite", "WrittenRecord",
-    "append_jsonl", "dump_record", "iter_jsonl", "json_object_lines", "load_manifest", "model_measurements",
-    "named", "read_json", "stable_hash", "utcnow", "write_json", "write_text"
+    "append_jsonl", "append_new", "dump_record", "iter_jsonl", "json_object_lines", "load_manifest",
+    "model_measurements", "named", "random_weights_run", "read_cache", "read_json", "stable_hash", "utcnow",
+    "write_json", "write_text"
 ]

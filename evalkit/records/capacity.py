@@ -8,9 +8,17 @@ from typing import Any, Literal
 from pydantic import Field
 
 from evalkit.records.io import WrittenRecord, utcnow
-from evalkit.records.run import MemoryReading, TrainingRecord
+from evalkit.records.run import Manifest, MemoryReading, TrainingRecord
 
 CAPACITY_SCHEMA = "evalkit.capacity/1"
+CAPACITY_RUN_SCHEMA = "evalkit.capacity-run/1"
+
+
+def random_weights_run(manifest: Manifest) -> bool:
+    """A run of models at their real shapes with random weights (`compare --random-weights`): measured,
+    rated on speed, memory and training time, no stories."""
+    return bool(manifest.models) and all((m.spec.get("options") or {}).get("weights") == "random"
+                                         for m in manifest.models)
 
 
 class LayerFit(WrittenRecord):
@@ -158,6 +166,7 @@ class CapacityRecord(WrittenRecord):
             peak_gb, kind = mem.bytes_in_memory / 1e9, "computed"
         return {"load_s": self.load_s.value, "peak_memory_gb": peak_gb, "memory_kind": kind,
                 "seconds_per_story": self.seconds_per_story.value, "seconds_per_story_error": self.seconds_per_story.error,
+                "seconds_per_story_basis": self.seconds_per_story.basis,
                 "tokens_per_s": self.tokens_per_s.value, "ttft_s": self.ttft_s.value, "basis": self.basis,
                 "memory_basis": "measured" if kind != "computed" else "computed from tensor sizes",
                 "device": self.device}
@@ -205,3 +214,43 @@ class ProjectedTraining(TrainingRecord):
     and the projected time of the whole training."""
 
     projection: TrainingProjection = Field(description="the whole training's time projected from the timed steps")
+
+
+class CapacityTraining(WrittenRecord):
+    """The Training Time figure of a random-weights run: a finetune projection found for the model."""
+
+    path: str = Field(description="the training_projection.json it was read from")
+    recipe: str = Field(description="the recipe whose steps were timed")
+    device: str = Field(description="the hardware the steps ran on, in words")
+    projection: TrainingProjection = Field(description="the projected training time and how it was obtained")
+
+    @property
+    def hours(self) -> Figure:
+        p = self.projection.projected_s
+        return Figure(value=None if p.value is None else p.value / 3600, unit="h", basis=p.basis,
+                      error=None if p.error is None else p.error / 3600)
+
+
+class CapacityRun(WrittenRecord):
+    """capacity.json of a random-weights run (`evalkit compare --random-weights`): each model measured at
+    its real shape, and the training projection its Training Time row reads (none: the row is n/a)."""
+
+    schema_: str = Field(CAPACITY_RUN_SCHEMA, alias="schema", description="record type and version")
+    models: dict[str, CapacityRecord] = Field(default_factory=dict, description="model label -> its measurement")
+    training: dict[str, CapacityTraining] = Field(default_factory=dict,
+                                                  description="model label -> its training projection")
+    training_searched: dict[str, str] = Field(default_factory=dict, description="model label -> where a training "
+                                              "projection was looked for and not found")
+
+    def measurements(self, label: str) -> dict[str, Any]:
+        """The star table's inputs of one model (CapacityRecord.measurements plus training time), with the
+        basis and error of each figure beside it."""
+        rec = self.models.get(label)
+        if rec is None:
+            return {"weights": "random"}
+        out = {**rec.measurements(), "weights": "random"}
+        t = self.training.get(label)
+        hours = t.hours if t is not None else None
+        out.update(training_hours=hours.value if hours else None, training_error=hours.error if hours else None,
+                   training_basis=hours.basis if hours else None)
+        return out

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -113,24 +113,31 @@ def append_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> None:
     """Append whole lines under an exclusive lock, one write per line, fsync'd."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for r in records:
-        data = r.model_dump(mode="json", by_alias=True) if isinstance(r, BaseModel) else r
-        lines.append(json.dumps(data, ensure_ascii=False) + "\n")
+    lines = [jsonl_line(r) for r in records]
     if not lines:
         return
     try:
         with FileLock(str(path) + ".lock"):
-            with open(path, "a", encoding="utf-8") as f:
-                # A torn last line (killed writer) would glue onto ours: start on a fresh line.
-                if f.tell() > 0 and not _ends_with_newline(path):
-                    f.write("\n")
-                for line in lines:
-                    f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            append_lines_locked(path, lines)
     except OSError as e:
         raise named(e, path) from None
+
+
+def jsonl_line(record: Any) -> str:
+    data = record.model_dump(mode="json", by_alias=True) if isinstance(record, BaseModel) else record
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def append_lines_locked(path: Path, lines: Sequence[str]) -> None:
+    """Append whole lines, fsync'd; the caller holds the file's lock (``<path>.lock``)."""
+    with open(path, "a", encoding="utf-8") as f:
+        # A torn last line (killed writer) would glue onto ours: start on a fresh line.
+        if f.tell() > 0 and not _ends_with_newline(path):
+            f.write("\n")
+        for line in lines:
+            f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -12,6 +12,8 @@ RATING_SCHEMA = "evalkit.rating/1"
 
 
 class RatingCell(WrittenRecord):
+    _omit_if_none = ("basis", "error")
+
     value: Number | None = Field(description="mean (or single measurement) in the row's unit")
     ci_low: Number | None = Field(description="lower end of the 95% CI of the mean (None: a single value)")
     ci_high: Number | None = Field(description="upper end of that CI")
@@ -19,6 +21,9 @@ class RatingCell(WrittenRecord):
     stars: Number | None = Field(description="shown stars, half steps 1-5 (None: not rated)")
     score: Number | None = Field(description="unrounded stars")
     note: str | None = Field(description="why a cell has no stars, or a caveat")
+    basis: str | None = Field(None, description="how a random-weights figure was obtained: 'measured', 'estimated "
+                              "from 2/4/8 of 32 layers', 'projected from 3 steps', 'computed from tensor sizes'")
+    error: Number | None = Field(None, description="standard error of an estimated or projected value (the fit's)")
 
 
 class RatingComparison(WrittenRecord):

@@ -213,6 +213,8 @@ class ModelRun(Record):
     n_failed: int = 0
     failed_items: list[str] = Field(default_factory=list)
     oom_retries: int = 0
+    torch_threads: int | None = Field(None, description="PyTorch intra-op threads in the child process that "
+                                      "generated (None: generated in the run's own process, or nothing loaded)")
     training: ModelTraining | dict[str, Any] | None = Field(
         None, union_mode="left_to_right",
         description="the training record when evalkit fine-tuned it (a record of another version stays a plain dict)")
@@ -265,6 +267,8 @@ class Manifest(Record):
                                              "or no scorer used an LM)")
     samples: int = Field(1, ge=1, description="stories per suite item per model (--samples)")
     judge: JudgeRef | None = Field(None, description="the model used as judge, when one was (None: no judge)")
+    threads: dict[str, Any] | None = Field(None, description="the thread policy the run used (evalkit.threads: "
+                                           "threads, interop, available CPUs, source, OpenMP wait policy)")
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 

@@ -14,6 +14,7 @@ from evalkit.records import (
     ScoreRecord,
     iter_jsonl,
     load_manifest,
+    random_weights_run,
     read_json,
     stable_hash,
     write_json,
@@ -63,6 +64,8 @@ def load_run(run_dir: str | Path) -> Side:
     m = load_manifest(run_dir)
     if m.status != "complete":
         raise EvalkitError(f"run {run_dir} did not finish (status {m.status}): it cannot be compared")
+    if random_weights_run(m):
+        raise EvalkitError(f"run {run_dir} measured random weights (speed and memory, no stories): it cannot be compared")
     summary = read_json(run_dir / "summary.json")  # a missing file is an error
     if not isinstance(summary, dict) or not isinstance(summary.get("metrics"), dict):
         raise RecordError(f"{run_dir / 'summary.json'}: not an evalkit summary")

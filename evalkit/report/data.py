@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from evalkit.judge.injection import NOTE as INJECTION_NOTE
 from evalkit.judge.run import JudgeRun
-from evalkit.records import GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
+from evalkit.records import CapacityRun, GenerationRecord, Manifest, Rating, RatingRow, ScoreRecord
+from evalkit.scoring import describe_missing, missing_stories
 from evalkit.suites import Suite
+
+
+INJECTION_HEADER = ["Model", "Item", "Sentences that talk to the judge"]
+INJECTION_INTRO = ("Stories with sentences that talk to the judge (prompt injection, flagged as judge_injection in "
+                   "scores.jsonl's notes; \"left out\" means the judge read the story without them):")
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,9 @@ class ReportData:
     manifest: Manifest
     stories: list[StoryView]
     judge: JudgeRun | None = None  # judge.json when the run used a judge
+    injections: list[list[str]] = field(default_factory=list)  # model, item, flagged sentences (INJECTION_HEADER)
+    missing: dict[str, list[str]] = field(default_factory=dict)  # model -> items without a stored story
+    capacity: CapacityRun | None = None  # capacity.json of a random-weights run (then no stories)
 
     @property
     def models(self) -> list[str]:
@@ -46,7 +56,8 @@ class ReportData:
 
 
 def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generations: Sequence[GenerationRecord],
-                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None) -> ReportData:
+                scores: Sequence[ScoreRecord], judge: JudgeRun | None = None,
+                capacity: CapacityRun | None = None) -> ReportData:
     """What the reports show, from the run's stored records (``suite``: the version the run was generated
     on, None when it is gone)."""
     gens = {(g.model, g.item_id): g for g in generations if g.sample == 0}  # one story per item is shown
@@ -69,4 +80,11 @@ def report_data(manifest: Manifest, suite: Suite | None, rating: Rating, generat
             reference=item.story if item else "",
             outputs=outputs,
         ))
-    return ReportData(manifest.run_id, rating, manifest, stories, judge)
+    injections = [[s.model, s.item_id, s.notes[INJECTION_NOTE]] for s in scores if INJECTION_NOTE in s.notes]
+    missing = missing_stories(manifest, generations) if capacity is None else {}  # a random-weights run writes none
+    return ReportData(manifest.run_id, rating, manifest, stories, judge, injections, missing, capacity)
+
+
+def missing_line(data: ReportData) -> str | None:
+    """The report's line about stories the run has no record of (lost to damaged lines, or never written)."""
+    return describe_missing(data.missing) if data.missing else None

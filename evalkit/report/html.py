@@ -11,8 +11,11 @@ import base64
 import hashlib
 from pathlib import Path
 
+from evalkit.records import Rating
+from evalkit.report.capacity import HEADER as CAPACITY_HEADER
+from evalkit.report.capacity import capacity_section
 from evalkit.report.charts import bar_chart, color, scatter
-from evalkit.report.data import ReportData
+from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData, missing_line
 from evalkit.report.format import fmt, html_escape
 from evalkit.report.text import (
     AGREEMENT_HEADER,
@@ -68,8 +71,11 @@ e = html_escape
 
 def render_html(data: ReportData) -> str:
     judge = [_judge(data)] if data.judge is not None else []  # a run without a judge: the page as before
-    body = "\n".join([_header(data), _star_table(data), _numbers(data), _charts(data), _anchors(data),
-                      *judge, _notes(data), _stories(data)])
+    if data.capacity is None:
+        parts = [_charts(data), _anchors(data), *judge, _notes(data), _stories(data)]
+    else:  # random weights: no stories, no quality anchors
+        parts = [_capacity(data), _cut_table(data), _notes(data)]
+    body = "\n".join([_header(data), _star_table(data), _numbers(data), *parts])
     digest = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
     page = TEMPLATE.read_text(encoding="utf-8")
     # replace the body last so nothing inside it is ever taken for a placeholder
@@ -80,8 +86,10 @@ def render_html(data: ReportData) -> str:
 
 
 def _header(data: ReportData) -> str:
+    missing = missing_line(data)
+    lost = f'<p class="error" id="missing">{e(missing)}</p>' if missing else ""
     return (f"<header><h1>evalkit report: run {e(data.run_id)}</h1>"
-            f'<p class="prov" id="provenance">{e(provenance(data))}</p></header>')
+            f'<p class="prov" id="provenance">{e(provenance(data))}</p>{lost}</header>')
 
 
 def _star_table(data: ReportData) -> str:
@@ -154,10 +162,6 @@ def _anchors(data: ReportData) -> str:
         rows.append(f"<tr><th scope=\"row\">{e(row.row)}</th><td>{e(row.metric or 'n/a')}</td>"
                     f"<td>{e(fmt(a.one_star if a else None))}</td><td>{e(fmt(a.five_star if a else None))}</td>"
                     f"<td>{e(kinds)}</td><td>{e((a.n if a else 0) or 0)}</td></tr>")
-    cut_html = "".join(
-        f"<tr><th scope=\"row\">{e(name)}</th><td>{e(metric)}</td>"
-        + "".join(f"<td>{'≤ ' if i == 0 else '≥ ' if i == 4 else ''}{e(fmt(c))}</td>" for i, c in enumerate(cuts))
-        + "</tr>" for name, metric, cuts in cut_rows(r))
     sources = "".join(f"<tr><th scope=\"row\">{e(a)}</th><td>{e(b)}</td><td>{e(c)}</td><td>{e(d)}</td></tr>"
                       for a, b, c, d in stars_source_rows(r))
     cal_notes = "".join(f"<p class=\"note\">Calibration data: {e(n)}</p>" for n in calibration_notes(r))
@@ -171,10 +175,31 @@ def _anchors(data: ReportData) -> str:
             f'degenerate copies</th></tr></thead><tbody>{sources}</tbody></table>{cal_notes}'
             '<table id="anchor-table"><thead><tr><th>Row</th><th>Metric</th><th>1★ level</th><th>5★ level '
             '(references)</th><th>Degenerate kinds (mean)</th><th>References</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>'
-            '<p>Speed, memory and training time: fixed cut points, the same on every machine (linear in log(value) '
+            f'<tbody>{"".join(rows)}</tbody></table>{_cut_html(r)}</section>')
+
+
+def _cut_html(r: Rating) -> str:
+    cut_html = "".join(
+        f"<tr><th scope=\"row\">{e(name)}</th><td>{e(metric)}</td>"
+        + "".join(f"<td>{'≤ ' if i == 0 else '≥ ' if i == 4 else ''}{e(fmt(c))}</td>" for i, c in enumerate(cuts))
+        + "</tr>" for name, metric, cuts in cut_rows(r))
+    return ('<p>Speed, memory and training time: fixed cut points, the same on every machine (linear in log(value) '
             'between them).</p><table id="cut-table"><thead><tr><th>Row</th><th>Measurement</th><th>5★</th><th>4★</th>'
-            f'<th>3★</th><th>2★</th><th>1★</th></tr></thead><tbody>{cut_html}</tbody></table></section>')
+            f'<th>3★</th><th>2★</th><th>1★</th></tr></thead><tbody>{cut_html}</tbody></table>')
+
+
+def _cut_table(data: ReportData) -> str:
+    return f'<section id="anchors"><h2>How stars are given</h2>{_cut_html(data.rating)}</section>'
+
+
+def _capacity(data: ReportData) -> str:
+    sec = capacity_section(data)
+    if sec is None:
+        return ""
+    intro = "".join(f"<p>{e(s)}</p>" for s in sec.intro)
+    notes = "".join(f"<li>{e(n)}</li>" for n in sec.notes)
+    return (f'<section id="capacity"><h2>Capacity</h2>{intro}{_table("capacity-table", CAPACITY_HEADER, sec.rows)}'
+            + (f'<ul class="note">{notes}</ul>' if notes else "") + "</section>")
 
 
 def _table(table_id: str, header: list[str], rows: list[list[str]]) -> str:
@@ -195,6 +220,9 @@ def _judge(data: ReportData) -> str:
         parts.append('<p class="note">Agreement with the automatic metric of the same row (over the run\'s stories):</p>')
         parts.append(_table("judge-agreement", AGREEMENT_HEADER, sec.agreement))
     parts += [f'<p class="error"><b>Warning:</b> {e(w)}</p>' for w in sec.warnings]
+    if data.injections:
+        parts.append(f'<p class="error">{e(INJECTION_INTRO)}</p>')
+        parts.append(_table("judge-injections", INJECTION_HEADER, data.injections))
     return "".join(parts) + "</section>"
 
 

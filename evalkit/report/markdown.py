@@ -6,7 +6,9 @@ like ``a|b <script>`` cannot break a table or inject HTML into a Markdown viewer
 
 from __future__ import annotations
 
-from evalkit.report.data import ReportData
+from evalkit.report.capacity import HEADER as CAPACITY_HEADER
+from evalkit.report.capacity import capacity_section
+from evalkit.report.data import INJECTION_HEADER, INJECTION_INTRO, ReportData, missing_line
 from evalkit.report.format import fmt, md_escape
 from evalkit.report.text import (
     AGREEMENT_HEADER,
@@ -35,6 +37,9 @@ def render_markdown(data: ReportData) -> str:
     r = data.rating
     models = data.models
     lines = [f"# evalkit report: run {md_escape(data.run_id)}", "", md_escape(provenance(data)), ""]
+    missing = missing_line(data)
+    if missing:
+        lines += [f"**{md_escape(missing)}**", ""]
 
     lines += ["## Star ratings", ""]
     rows = []
@@ -75,7 +80,8 @@ def render_markdown(data: ReportData) -> str:
         lines += _table(["Metric", "Difference", "Value [95% CI]", "Significant", "Better"], rows) if rows else ["No comparisons."]
         lines.append("")
 
-    lines += _anchor_section(data)
+    lines += _capacity_section(data)
+    lines += _anchor_section(data) if data.capacity is None else ["## How stars are given", "", *_cut_section(data)]
     lines += _judge_section(data)
 
     found = notes(r)
@@ -118,7 +124,19 @@ def _anchor_section(data: ReportData) -> list[str]:
                      str((a.n if a else 0) or 0)])
     lines += _table(["Row", "Metric", "1★ level", "5★ level (references)", "Degenerate kinds (mean)", "References"], rows)
     lines.append("")
-    cuts = cut_rows(r)
+    lines += _cut_section(data)
+    lines += ["## Where each quality row's stars come from", ""]
+    lines += _table(["Row", "Metric", "Stars from", "References vs degenerate copies"],
+                    [[md_escape(a), md_escape(b), md_escape(c), md_escape(d)] for a, b, c, d in stars_source_rows(r)])
+    lines.append("")
+    for note in calibration_notes(r):
+        lines += [f"Calibration data: {md_escape(note)}", ""]
+    return lines
+
+
+def _cut_section(data: ReportData) -> list[str]:
+    lines: list[str] = []
+    cuts = cut_rows(data.rating)
     if cuts:
         lines += ["Speed, memory and training time use fixed cut points, the same on every machine "
                   "(stars are linear in log(value) between them):", ""]
@@ -128,13 +146,16 @@ def _anchor_section(data: ReportData) -> list[str]:
                                                                  for i, c in enumerate(cuts))]
                          for name, metric, cuts in cuts])
         lines.append("")
-    lines += ["## Where each quality row's stars come from", ""]
-    lines += _table(["Row", "Metric", "Stars from", "References vs degenerate copies"],
-                    [[md_escape(a), md_escape(b), md_escape(c), md_escape(d)] for a, b, c, d in stars_source_rows(r)])
-    lines.append("")
-    for note in calibration_notes(r):
-        lines += [f"Calibration data: {md_escape(note)}", ""]
     return lines
+
+
+def _capacity_section(data: ReportData) -> list[str]:
+    sec = capacity_section(data)
+    if sec is None:
+        return []
+    lines = ["## Capacity", ""] + [line for s in sec.intro for line in (md_escape(s), "")]
+    lines += _table(CAPACITY_HEADER, [[md_escape(c) for c in row] for row in sec.rows]) + [""]
+    return lines + [f"- {md_escape(n)}" for n in sec.notes] + ([""] if sec.notes else [])
 
 
 def _judge_section(data: ReportData) -> list[str]:
@@ -148,6 +169,9 @@ def _judge_section(data: ReportData) -> list[str]:
         lines += ["Agreement with the automatic metric of the same row (over the run's stories):", ""]
         lines += _table(AGREEMENT_HEADER, [[md_escape(c) for c in r] for r in sec.agreement]) + [""]
     lines += [f"- **Warning:** {md_escape(w)}" for w in sec.warnings] + ([""] if sec.warnings else [])
+    if data.injections:
+        lines += [md_escape(INJECTION_INTRO), ""]
+        lines += _table(INJECTION_HEADER, [[md_escape(c) for c in r] for r in data.injections]) + [""]
     return lines
 
 

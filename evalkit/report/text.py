@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalkit.calibration import GENRE_SOURCE, genre_formula
-from evalkit.rating.rows import ANCHORS, JUDGE, QUALITY, deciding_figures, story_stars
+from evalkit.rating.rows import ANCHORS, JUDGE, QUALITY, RANDOM_WEIGHTS, deciding_figures, story_stars
 from evalkit.rating.stars import round_half
 from evalkit.records import Rating, RatingCell, RatingComparison, RatingRow
 from evalkit.report.data import ReportData
@@ -38,9 +38,12 @@ def winner_text(row: RatingRow) -> str:
 
 
 def value_text(cell: RatingCell | None) -> str:
-    """mean [CI] or a single value, or n/a."""
+    """mean [CI] or a single value, or n/a; a random-weights figure with its error and how it was obtained."""
     if cell is None or cell.value is None:
         return "n/a"
+    if cell.basis:
+        err = f" ± {fmt(cell.error)}" if cell.error is not None else ""
+        return f"{fmt(cell.value)}{err} ({cell.basis})"
     return f"{fmt(cell.value)} {fmt_ci(cell.ci_low, cell.ci_high)}".rstrip()
 
 
@@ -111,8 +114,8 @@ def notes(rating: Rating) -> list[tuple[str, str, str]]:
     for r in rating.rows:
         if r.note:
             out.append((r.row, "", str(r.note)))
-        for label, cell in r.models.items():
-            if cell.note and not str(cell.note).endswith(" peak"):
+        for label, cell in r.models.items():  # random weights: said once, in the Capacity section
+            if cell.note and not str(cell.note).endswith(" peak") and cell.note != RANDOM_WEIGHTS:
                 out.append((r.row, label, str(cell.note)))
     return out
 
@@ -160,6 +163,8 @@ def star_cell_text(row: RatingRow, cell: RatingCell | None) -> str:
     if row.kind == JUDGE:
         v = cell.value if cell is not None else None
         return "n/a" if v is None else f"{v:.0%} preferred"
+    if cell is not None and cell.note == RANDOM_WEIGHTS:
+        return RANDOM_WEIGHTS
     return stars_text(cell.stars if cell is not None else None)
 
 

