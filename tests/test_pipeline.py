@@ -46,7 +46,7 @@ def test_compare_reads_the_manifest_once_and_loads_the_scoring_lm_once(tiny_gpt2
     run = run_compare([str(tiny_gpt2_dir)], suite="smoke", results_dir=results_dir, scorers=["coherence"],
                       params={"max_new_tokens": 24, "do_sample": False})
     assert len(reads) <= 1, reads
-    assert loads == []  # coherence v4 reads no scoring LM unless the run names one (lm.path): never twice
+    assert loads == [1]
     rating = json.loads((run / "rating.json").read_text())
     anchors = json.loads((run / "anchors.json").read_text())
     assert set(anchors["degenerate"]) >= {"looped", "shuffled"} and anchors["references"]["coherence"]["n"] == 5
@@ -99,7 +99,7 @@ def test_a_rerun_of_compare_scores_nothing_it_has_scored(tiny_gpt2_dir, results_
     args = dict(suite="smoke", results_dir=results_dir, scorers=["coherence", "repetition"],
                 params={"max_new_tokens": 16, "do_sample": False})
     first = run_compare([str(tiny_gpt2_dir)], **args)
-    assert loads == [] and calls  # the first run scored its stories and the anchors (coherence v4: no LM by default)
+    assert loads == [1] and calls  # the first run scored its stories and the anchors
     assert (results_dir / ".cache" / "scores" / "coherence.jsonl").exists()
     loads.clear(), calls.clear()
     second = run_compare([str(tiny_gpt2_dir)], **args)

@@ -212,7 +212,7 @@ def run_checks(context: Any, cache_dir: Any, roc_pairs: int, per_corpus: int = 1
     res: dict[str, Any] = {}
     if roc_pairs > 0:
         res["roc"] = checks.roc_shuffle(d, roc_pairs, [CoherenceScorer()], context, cache_dir,
-                                        ["coherence", "coherence_order"])
+                                        ["coherence", "coherence_fluency", "coherence_order"])
     corpora = checks.children_corpora(d)
     res["dose"] = checks.repetition_dose_response(corpora, per_corpus=per_corpus)
     res["levels"] = checks.corpus_levels(corpora)

@@ -87,11 +87,11 @@ def test_a_scorer_fits_only_the_parts_its_mix_combines():
     import pandas as pd
 
     from evalkit.scorers.base import Metric
-    from evalkit.scorers.coherence import CoherenceScorer
+    from evalkit.scorers.coherence import PARTS, CoherenceScorer
     from evalkit.validate.pipeline import _fit_sets
 
     scores = pd.DataFrame(np.random.default_rng(1).normal(size=(30, 4)), columns=["mix", "a", "b", "shown"])
     scorer = SimpleNamespace(name="mix", derived=("mix",), mix_parts=("b", "a", "missing"),
                              metrics=[Metric(n, "higher") for n in ("mix", "a", "b", "shown")])
     assert _fit_sets([scorer], scores)["mix"] == ["b", "a"]  # in the mix's order; unmeasured parts dropped
-    assert CoherenceScorer.mix_parts == ("coherence_order", "coherence_loop")  # the parts of its fixed rule
+    assert CoherenceScorer.mix_parts == tuple(PARTS) and "coherence_relevance" not in PARTS
