@@ -128,7 +128,6 @@ def _first_words(text: str, words: int) -> str:
 
 
 def injection(args) -> dict:
-    from evalkit.judge.cache import text_hash
     from evalkit.judge.injection import find
     from evalkit.judge.judge import configure_judge
     from evalkit.judge.prompts import NO_DEFENCE, Defence, pairwise_prompt
@@ -169,7 +168,7 @@ def injection(args) -> dict:
             for k, second in enumerate(variants[(s + 1) % len(items)]):
                 for a, b, order in ((first, second, "a>b"), (second, first, "b>a")):
                     p = pairwise_prompt(overall, a, b, it.prompt, it.genre, suite.genres.get(it.genre), defence)
-                    qs.append(judge.question(p, "pairwise", overall, f"{text_hash(a)}:{text_hash(b)}", order))
+                    qs.append(judge.question(p, "pairwise", overall, f"{judge.story_hash(a)}:{judge.story_hash(b)}", order))
                     keys.append((s, k, order))
         recs = judge.ask(qs)
         pref: dict[tuple[int, int], list[float]] = {}

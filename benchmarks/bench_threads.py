@@ -8,6 +8,10 @@ Each setting decodes in a fresh process (OpenMP reads its wait policy when it lo
 one warm-up generate, then --rounds greedy generates of exactly --tokens new tokens at batch 1; the
 figure is the median tokens/s. Settings alternate within each round so a load spike hits them alike.
 The load average is printed before and after: absolute figures on a loaded machine are low.
+
+--genre-fit: instead, the genre classifier's fit on persona-tales (the cold first run's biggest scoring
+cost) under evalkit's thread policy with NumPy/SciPy's BLAS at 1 thread (the policy) and at --blas-max
+threads, each in a fresh process, quiet only: wall and CPU seconds of each.
 """
 
 from __future__ import annotations
@@ -47,6 +51,33 @@ print(json.dumps({"tok_s": run(), "threads": torch.get_num_threads()}), flush=Tr
 """
 
 
+GENRE_FIT = """
+import os, sys, time
+from evalkit.threads import configure
+configure(int(sys.argv[1]))
+os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[2]  # read when NumPy's OpenBLAS loads, just below
+import numpy
+from threadpoolctl import threadpool_info
+assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {int(sys.argv[2])}
+from evalkit.scorers import _genre_eval as ge, genre_classifier as gc
+from evalkit.scorers.base import ScoringContext
+from evalkit.suites import load_suite
+suite = load_suite("persona-tales")
+genres = dict(sorted(suite.genres.items()))
+stories = gc.training_stories(genres, suite.items, group=suite.name)
+t, c = time.perf_counter(), time.process_time()
+ge.fit_genre_model(stories, genres, ScoringContext(suite=suite))
+print(time.perf_counter() - t, time.process_time() - c)
+"""
+
+
+def genre_fit(threads: int, blas: int) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", GENRE_FIT, str(threads), str(blas)], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    wall, cpu = out.stdout.split()[-2:]
+    return float(wall), float(cpu)
+
+
 def decode(model: str, tokens: int, threads: int, wait: str | None) -> float:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -63,7 +94,17 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--genre-fit", action="store_true", help="time the genre fit with BLAS at 1 and --blas-max threads")
+    ap.add_argument("--blas-max", type=int, default=2)
     a = ap.parse_args()
+    if a.genre_fit:
+        print("load before:", os.popen("uptime").read().strip(), flush=True)
+        for r in range(a.rounds):
+            for blas in (1, a.blas_max):
+                wall, cpu = genre_fit(a.blas_max, blas)
+                print(f"round {r} genre fit, BLAS threads {blas}: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+        print("load after:", os.popen("uptime").read().strip())
+        return
     settings = [(t, w) for t in (1, 2) for w in ("PASSIVE", None)]
     res: dict[tuple, list[float]] = {}
     print("load before:", os.popen("uptime").read().strip(), flush=True)

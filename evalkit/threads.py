@@ -14,6 +14,8 @@ SmolLM2 decoding at 20.6 tok/s quiet and 1.2 tok/s beside a 2-thread PyTorch job
 - OpenMP waits passively (``OMP_WAIT_POLICY=PASSIVE``): no spin-waiting where threads may be
   oversubscribed. OpenMP reads it when it loads, so ``configure`` runs before torch is imported
   (``evalkit.cli.main`` calls it first); a value already in the environment is kept;
+- NumPy/SciPy's BLAS gets one thread: its calls here are small, and a second thread only waits
+  (``benchmarks/bench_threads.py --genre-fit``);
 - the choice goes into the environment (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``,
   ``OPENBLAS_NUM_THREADS``, ``TOKENIZERS_PARALLELISM=false``), which spawned children inherit, and
   into pools already loaded (torch's ``set_num_threads``, threadpoolctl for BLAS/OpenMP).
@@ -35,22 +37,26 @@ from evalkit.sampling import parse_samples
 
 ENV = "EVALKIT_THREADS"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# Thread-count variables of the libraries PyTorch and NumPy load; each is read when its library loads.
-COUNT_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-              "NUMEXPR_NUM_THREADS")
+# Thread counts read when a library loads: OpenMP and MKL (PyTorch's pools) get the policy's threads,
+# NumPy/SciPy's BLAS one (BLAS_VARS, ``ThreadPolicy.blas``).
+COUNT_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+BLAS_VARS = ("OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
 @dataclass(frozen=True)
 class ThreadPolicy:
     """What a process runs with; the run's manifest records it."""
 
-    threads: int  # PyTorch intra-op threads, and the BLAS/OpenMP pools' size
+    threads: int  # PyTorch intra-op threads, and the OpenMP pool's size
     interop: int  # PyTorch inter-op threads (eager models use none: one is enough)
     available: int  # CPUs this process may use (affinity and cgroup quota)
     source: str  # where ``threads`` came from: "cpus", "--threads" or EVALKIT_THREADS
     omp_wait_policy: str
     tokenizers_parallelism: bool = False
     others_busy: float | None = None  # CPUs other processes kept busy at the start (None: not sampled)
+    # NumPy/SciPy's BLAS (OpenBLAS): its calls in evalkit are small (the genre classifier's L-BFGS,
+    # the statistics), where a second thread only waits and burns CPU (bench_threads.py --genre-fit)
+    blas: int = 1
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,6 +199,8 @@ def apply(policy: ThreadPolicy) -> None:
     already loaded."""
     for var in COUNT_VARS:
         os.environ[var] = str(policy.threads)
+    for var in BLAS_VARS:
+        os.environ[var] = str(policy.blas)
     os.environ["OMP_WAIT_POLICY"] = policy.omp_wait_policy
     os.environ["TOKENIZERS_PARALLELISM"] = "true" if policy.tokenizers_parallelism else "false"
     torch = sys.modules.get("torch")
@@ -201,7 +209,8 @@ def apply(policy: ThreadPolicy) -> None:
     if "numpy" in sys.modules or torch is not None:  # a BLAS or OpenMP pool may already be loaded
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=policy.threads)
+        threadpool_limits(limits=policy.threads, user_api="openmp")
+        threadpool_limits(limits=policy.blas, user_api="blas")
 
 
 def apply_torch(policy: ThreadPolicy) -> None:

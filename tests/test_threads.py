@@ -109,7 +109,9 @@ def test_configure_sets_the_environment_children_inherit_and_torch(monkeypatch):
 
     from evalkit import threads
 
-    for var in (*threads.COUNT_VARS, "OMP_WAIT_POLICY", "TOKENIZERS_PARALLELISM", threads.ENV):
+    from threadpoolctl import threadpool_info
+
+    for var in (*threads.COUNT_VARS, *threads.BLAS_VARS, "OMP_WAIT_POLICY", "TOKENIZERS_PARALLELISM", threads.ENV):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(threads, "_current", None)
     before = torch.get_num_threads()
@@ -119,6 +121,11 @@ def test_configure_sets_the_environment_children_inherit_and_torch(monkeypatch):
         assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
         assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
         assert threads.current() == p
+        if threads.available_cpus(threads.affinity_cpus(), threads.cgroup_cpus()) >= 2:
+            p = threads.configure(2)  # PyTorch's pools get two, NumPy/SciPy's BLAS one
+            assert torch.get_num_threads() == 2 and os.environ["OMP_NUM_THREADS"] == "2"
+            assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+            assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
     finally:
         torch.set_num_threads(before)
 

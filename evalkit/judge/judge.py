@@ -15,6 +15,7 @@ from typing import Any
 from evalkit.errors import EvalkitError
 from evalkit.judge.cache import JudgeCache, JudgeRecord, question_key, text_hash
 from evalkit.judge.engines import DEFAULT_SAMPLES, Engine, Verdict, engine_for
+from evalkit.judge.injection import without_flagged
 from evalkit.judge.prompts import Defence, JudgePrompt, rating_prompt
 from evalkit.judge.rubric import Rubric
 from evalkit.models.base import Model, ModelSpec
@@ -57,6 +58,11 @@ class Judge:
         self.defence = Defence()  # how stories are shown to it (prompt injection; suite.toml [judge] injection)
 
     # -- questions ----------------------------------------------------------------------------------
+    def story_hash(self, text: str) -> str:
+        """The hash of what the judge reads of a story: with flagged sentences left out, a story that
+        differs only by them is the same question (asked once)."""
+        return text_hash(without_flagged(text) if self.defence.drop_flagged else text)
+
     def question(self, prompt: JudgePrompt, kind: str, rubric: Rubric, story_hash: str,
                  order: str | None = None) -> Question:
         self.rubrics_used[rubric.name] = f"v{rubric.version}:{rubric.digest()}"
@@ -121,7 +127,7 @@ class Judge:
         genres = genres or {}
         qs = []
         for s in stories:
-            h = text_hash(s.text)
+            h = self.story_hash(s.text)
             for r in rubrics:
                 p = rating_prompt(r, s.text, s.prompt, s.genre, genres.get(s.genre or ""), self.defence)
                 qs.append(self.question(p, "rating", r, h))

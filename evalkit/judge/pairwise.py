@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from evalkit.judge.cache import text_hash
 from evalkit.judge.prompts import pairwise_prompt
 from evalkit.judge.rubric import Rubric, builtin_rubrics
 from evalkit.stats import RESAMPLES, SEED, paired_bootstrap_ci
@@ -95,7 +94,7 @@ def compare_pair(judge: Any, items: Sequence[Any], texts_a: Mapping[str, str], t
         gdef = genres.get(it.genre)
         for first, second, order in ((a, b, "a>b"), (b, a, "b>a")):
             p = pairwise_prompt(rubric, first, second, it.prompt, it.genre, gdef, judge.defence)
-            qs.append(judge.question(p, "pairwise", rubric, f"{text_hash(first)}:{text_hash(second)}", order))
+            qs.append(judge.question(p, "pairwise", rubric, f"{judge.story_hash(first)}:{judge.story_hash(second)}", order))
     recs = judge.ask(qs, progress)
     judgments = []
     for n, it in enumerate(both):
