@@ -1,8 +1,8 @@
 """Training and evaluation of the order reader (scripts/train_reader.py is the one command that runs it).
 
-The MiniLM embeddings are frozen, so every sentence is embedded once and each corrupted copy is built by
-rearranging rows of its story's embedding matrix: a step costs only the small network's forward and
-backward pass, and training fits on 2 cores in minutes.
+The MiniLM embeddings are frozen, so every sentence is embedded once; the training examples are pairs
+and single sentences of those embeddings, and each part of the model is a logistic regression
+(scikit-learn): training takes seconds on 2 cores once the sentences are embedded.
 """
 
 from __future__ import annotations
@@ -10,35 +10,28 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evalkit.scorers.reader.corrupt import KINDS, MIN_SENTENCES, corrupt
-from evalkit.scorers.reader.model import HeadConfig, batch, build_head
+from evalkit.scorers.reader.model import pair_features
 from evalkit.scorers.text import clean, sentences
-
-MIN_TRAIN_SENTENCES = 4  # a training window: at least this many sentences...
-WINDOW_MIN = 5  # ...cut to 5-max_sentences consecutive sentences when the story is longer
 
 
 @dataclass
 class TrainSettings:
-    steps: int = 3000
-    batch_size: int = 64  # originals per step, each against one corrupted copy
-    lr: float = 1e-3
-    weight_decay: float = 0.01
     seed: int = 0
-    kinds: tuple[str, ...] = tuple(KINDS)
-    config: HeadConfig = field(default_factory=HeadConfig)
+    c: float = 1.0  # inverse L2 penalty of every logistic regression
+    max_iter: int = 300
+    endings: int = 2  # sentences of the same story drawn as "not the first (last)" per story
 
 
 def read_stories(path: str | Path) -> list[list[str]]:
     """A corpus as lists of sentences: JSONL (optionally .gz) whose rows carry ``sentences`` (kept as
-    split) or ``story``/``text`` (split by evalkit's sentence rule). Rows with a ``split``/``part`` other
-    than train are left out: held-out stories never reach the weights."""
+    split) or ``story``/``text`` (split by evalkit's sentence rule). Rows whose ``split``/``part`` does not
+    start with "train" are left out: held-out stories never reach the weights."""
     opener = gzip.open if str(path).endswith(".gz") else open
     out = []
     with opener(path, "rt", encoding="utf-8") as f:
@@ -65,66 +58,49 @@ def embed_stories(stories: Sequence[Sequence[str]], embed: Callable[[list[str]],
     return out
 
 
-def chunk(stories: Sequence[Any], size: int) -> list[Any]:
-    """Stories longer than two windows cut into consecutive pieces of ``size`` sentences (the last piece
-    keeps the rest), so a long tale weighs in training by its length, not as one story."""
-    out = []
-    for e in stories:
-        if len(e) <= 2 * size:
-            out.append(e)
-            continue
-        cuts = list(range(0, len(e) - size, size))
-        out += [e[a:b] for a, b in zip(cuts, [*cuts[1:], len(e)])]
+def examples(stories: Sequence[Any], settings: TrainSettings) -> dict[str, tuple[Any, Any]]:
+    """(X, y) per part: pair (adjacent in order = 1; reversed, with a gap, or with another story's
+    sentence = 0), opening and ending (the story's first/last sentence = 1; others of it = 0)."""
+    import numpy as np
+
+    rng = random.Random(settings.seed)
+    usable = [e for e in stories if len(e) >= MIN_SENTENCES]
+    a, b, y = [], [], []
+    ends: dict[str, tuple[list, list]] = {"opening": ([], []), "ending": ([], [])}
+    for s, e in enumerate(usable):
+        n = len(e)
+        for i in range(n - 1):
+            a += [e[i], e[i + 1]]
+            b += [e[i + 1], e[i]]
+            y += [1, 0]
+            j = rng.randrange(n)
+            if abs(j - i) > 1:  # a gap: what a drop or a shuffle puts next to each other
+                a.append(e[i]), b.append(e[j]), y.append(0)
+            if rng.random() < 0.5:  # another story's sentence: what an insertion puts next
+                other = usable[rng.randrange(len(usable))]
+                if other is not e:
+                    a.append(e[i]), b.append(other[rng.randrange(len(other))]), y.append(0)
+        for part, pos in (("opening", 0), ("ending", n - 1)):
+            xs, ys = ends[part]
+            xs.append(e[pos]), ys.append(1)
+            for k in rng.sample([k for k in range(n) if k != pos], min(settings.endings, n - 1)):
+                xs.append(e[k]), ys.append(0)
+    out = {"pair": (pair_features(np.array(a), np.array(b)), np.array(y))}
+    out.update({p: (np.array(xs), np.array(ys)) for p, (xs, ys) in ends.items()})
     return out
 
 
-def _window(e: Any, rng: random.Random, size: int) -> Any:
-    w = rng.randint(min(WINDOW_MIN, len(e)), size)
-    if len(e) <= w:
-        return e
-    s = rng.randrange(len(e) - w + 1)
-    return e[s:s + w]
-
-
-def train_reader(stories: Sequence[Any], settings: TrainSettings, log: Callable[[str], None] = print) -> Any:
-    """The trained network: each step, ``batch_size`` windows of training stories (``stories``: embedding
-    matrices) each against one copy corrupted by a kind drawn uniformly, pairwise logistic loss
-    softplus(score(copy) - score(original))."""
+def train_reader(stories: Sequence[Any], settings: TrainSettings) -> dict[str, Any]:
+    """The weights, by name (``<part>.w``, ``<part>.b``): one logistic regression per part."""
     import numpy as np
-    import torch
+    from sklearn.linear_model import LogisticRegression
 
-    torch.manual_seed(settings.seed)
-    rng = random.Random(settings.seed)
-    cfg = settings.config
-    pool = [e for e in stories if len(e) >= MIN_TRAIN_SENTENCES]
-    if not pool:
-        raise ValueError(f"no training story has {MIN_TRAIN_SENTENCES} sentences")
-    foreign = np.concatenate(pool)
-    net = build_head(cfg)
-    opt = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings.lr, total_steps=settings.steps, pct_start=0.1)
-    t0 = time.perf_counter()
-    net.train()
-    for step in range(settings.steps):
-        origs, negs = [], []
-        for _ in range(settings.batch_size):
-            e = _window(rng.choice(pool), rng, cfg.max_sentences)
-            k = rng.choice(settings.kinds)
-            c = corrupt(list(e), k, rng, [foreign[rng.randrange(len(foreign))]])
-            origs.append(e)
-            negs.append(np.stack(c[:cfg.max_sentences]))
-        x, pad = batch(origs + negs, cfg.max_sentences)
-        s = net(x, pad)
-        loss = torch.nn.functional.softplus(s[settings.batch_size:] - s[:settings.batch_size]).mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if step % 500 == 0 or step == settings.steps - 1:
-            log(f"step {step}: loss {loss.item():.4f} ({time.perf_counter() - t0:.0f} s)")
-    net.eval()
-    return net
+    weights = {}
+    for part, (x, y) in examples(stories, settings).items():
+        m = LogisticRegression(C=settings.c, max_iter=settings.max_iter).fit(x, y)
+        weights[f"{part}.w"] = m.coef_[0].astype(np.float32)
+        weights[f"{part}.b"] = m.intercept_.astype(np.float32)
+    return weights
 
 
 def accuracy_by_kind(score: Callable[[list[Any]], Sequence[float]], stories: Sequence[Any],
@@ -149,7 +125,7 @@ def _as_like(original: Any, items: list) -> Any:
     return np.stack(items) if isinstance(original, np.ndarray) else items
 
 
-def save(net: Any, path: Path) -> None:
-    from safetensors.torch import save_file
+def save(weights: dict[str, Any], path: Path) -> None:
+    from safetensors.numpy import save_file
 
-    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(path))
+    save_file(weights, str(path))
