@@ -65,10 +65,10 @@ def test_rating_scores_nothing_when_anchors_are_stored(scored_run: Path, monkeyp
     def no_scoring(*a, **kw):
         raise AssertionError("rating scored text")
 
-    import evalkit.pipeline
+    import evalkit.run_context
 
     monkeypatch.setattr(evalkit.scoring, "score_stories", no_scoring)
-    monkeypatch.setattr(evalkit.pipeline, "load_scorers", no_scoring)
+    monkeypatch.setattr(evalkit.run_context, "load_scorers", no_scoring)
     rating = ensure_rated(RunContext.load(scored_run), force=True)
     assert rating.anchors["mtld"].one_star < rating.anchors["mtld"].five_star
 
