@@ -296,6 +296,10 @@ class ScoringLMInfo(WrittenRecord):
     passed_over: list[str] = Field(default_factory=list, description="scoring LMs not used, each with why (a candidate's "
                                    "weights, not installed)")
     warning: str | None = Field(None, description="shown in the run and the report when a candidate grades itself")
+    profile: str | None = Field(None, description="the calibration profile whose norms and star calibration coherence "
+                                "used (evalkit.profiles; None: the shipped ones)")
+    profile_path: str | None = Field(None, description="the profile's file")
+    profile_summary: str | None = Field(None, description="the profile in one line, with its cross-validated error")
 
 
 Manifest.model_rebuild()  # its scoring_lm field names ScoringLMInfo, defined after it
