@@ -194,7 +194,7 @@ def weights_fingerprint(path: str | Path) -> str | None:
     return h.hexdigest()[:16]
 
 
-def candidate_weights(spec: dict[str, Any]) -> list[tuple[str, str]]:
+def candidate_weights(spec: dict[str, Any], strict: bool = False) -> list[tuple[str, str]]:
     """(path, what) for the local weights a run's candidate (a ModelRun.spec) generates with, resolved as
     the backend resolves them (a folder, a .gguf, a hub model's cached snapshot, a packaged GGUF; its
     ``finetuned`` checkpoint when there is one). With an adapter it is the adapter's base: a LoRA on the
@@ -207,6 +207,8 @@ def candidate_weights(spec: dict[str, Any]) -> list[tuple[str, str]]:
     try:
         r = HFModel(ModelSpec(spec.get("label", "?"), "hf", dict(spec.get("options") or {}))).resolved()
     except (EvalkitError, OSError, ValueError):
+        if strict:  # a reader the user named: why it cannot be read (e.g. which extra installs it)
+            raise
         return []
     src = r["gguf"] or r["source"]
     local = src if _is_local(src) else hub_snapshot(src)
@@ -300,7 +302,10 @@ def reader_weights(arg: str, models_file: str | Path | None = None) -> tuple[Pat
     spec = resolve_model(arg, models_file)  # an unknown name: ModelNotFound, one line
     if spec.options.get("adapter"):
         raise EvalkitError(f"reader {arg}: a model with an adapter cannot be a reader (name its base or a merged folder)")
-    found = candidate_weights({"label": spec.label, "backend": spec.backend, "options": spec.options})
+    try:
+        found = candidate_weights({"label": spec.label, "backend": spec.backend, "options": spec.options}, strict=True)
+    except (OSError, ValueError) as e:
+        raise EvalkitError(f"reader {arg}: {e}") from None
     if not found:
         raise EvalkitError(f"reader {arg}: no local weights to read with (a remote model, or weights not downloaded)")
     return Path(found[0][0]), spec.label
@@ -367,7 +372,7 @@ def is_default_reader(fingerprint: str | None) -> bool:
 def resolve_reader(arg: str, models_file: str | Path | None = None) -> tuple[dict[str, Any], str | None]:
     """``--scoring-lm ARG`` (see locate_reader): (the lm options to score with, a line for the user or None)."""
     path, name, fp, where = locate_reader(arg, models_file)
-    note = None if where is not None else (
+    note = None if where is not None or is_default_reader(fp) else (
         f"no calibration profile for reader {name}: its coherence uses stored LM norms (else SmolLM2's) and the "
         f"shipped star calibration; fit one with `evalkit validate RATINGS.csv --fit --scoring-lm {arg}`")
     return reader_options(path, fp, where), note
