@@ -300,6 +300,8 @@ class ScoringLMInfo(WrittenRecord):
                                 "used (evalkit.profiles; None: the shipped ones)")
     profile_path: str | None = Field(None, description="the profile's file")
     profile_summary: str | None = Field(None, description="the profile in one line, with its cross-validated error")
+    requested: dict[str, Any] | None = Field(None, description="the lm options the run was asked to read with "
+                                             "(--scoring-lm: path, profile); a rebuilt report scores with them again")
 
 
 Manifest.model_rebuild()  # its scoring_lm field names ScoringLMInfo, defined after it

@@ -168,5 +168,10 @@ def test_a_run_with_a_profile_gets_its_stars_and_names_it(tiny_gpt2_dir, tiny_ll
     rating = json.loads((run / "rating.json").read_text())
     assert "profile mine" in json.dumps(rating["calibrations"]["coherence"])
     assert "profile mine" in (run / "report.md").read_text() and "MAE 0.50" in (run / "report.md").read_text()
+    from evalkit.pipeline import RunContext
+
+    again = RunContext.load(run, scorer_names=["coherence"])  # `evalkit report RUN`: no option given again
+    assert again.scoring.options["lm"]["profile"] == str(path)
+    assert load_manifest(run).scoring_lm == stored
 
 
