@@ -175,3 +175,20 @@ def test_a_run_with_a_profile_gets_its_stars_and_names_it(tiny_gpt2_dir, tiny_ll
     assert load_manifest(run).scoring_lm == stored
 
 
+
+
+def test_a_reader_named_by_a_preset(tiny_gpt2_dir, tmp_path, monkeypatch):
+    """--scoring-lm NAME: a preset (here from a models file) reads with its local weights; an adapter preset
+    or an unknown name is refused in one line."""
+    from evalkit.errors import EvalkitError
+    from evalkit.scorers.lm import resolve_reader
+
+    monkeypatch.setenv("EVALKIT_HOME", str(tmp_path / "home"))
+    models = tmp_path / "models.toml"
+    models.write_text(f'[models.tiny]\nbackend = "hf"\nsource = {json.dumps(str(tiny_gpt2_dir))}\n', encoding="utf-8")
+    opts, note = resolve_reader("tiny", str(models))
+    assert opts == {"path": str(tiny_gpt2_dir)} and "fit one with" in note
+    with pytest.raises(EvalkitError, match="unknown model"):
+        resolve_reader("no-such-reader", str(models))
+    with pytest.raises(EvalkitError, match="adapter"):
+        resolve_reader("smollm2-135m-persona")
