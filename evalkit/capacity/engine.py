@@ -3,7 +3,7 @@ peak memory, time to first token, tokens per second at batch 1 and at the run's 
 per story at the suite's token budget.
 
 Where a full measurement would take too long (an 8B 4-bit decode on a CPU), layer prefixes are timed
-(2, 4 and 8 of 32 layers by default) and each time is extrapolated to full depth by a linear fit in the
+(1, 2 and 3 of 32 layers by default on a CPU) and each time is extrapolated to full depth by a linear fit in the
 layer count (capacity.fit); every figure says whether it was measured or estimated, and from what.
 Memory is measured on the full model whenever it fits in the memory available; otherwise it is computed
 from the built layers' real tensor sizes, and said so."""
@@ -55,7 +55,9 @@ from evalkit.models.random_weights import (
 from evalkit.records import GenerationParams
 from evalkit.suites import Suite
 
-DEFAULT_PREFIXES = (2, 4, 8)
+# the batch prefill costs ~80 s per 8B nf4 layer on 2 CPU cores: 1/2/3 keeps a compare of both seed models
+# within 15 minutes (2/4/8 took 25); the fit over three depths still gives its error (docs/capacity.md)
+DEFAULT_PREFIXES = (1, 2, 3)
 FULL_DEPTH_BELOW = 1_000_000_000  # parameters: smaller models are timed at full depth on a CPU too
 PREFIX_TOKENS = (8, 4)  # tokens per timed call (batch 1, batch) when layer prefixes are timed
 HEADROOM = 1.15  # quantization and first-use repacking need room beyond the model's own bytes

@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights never reach for t
 @click.option("--suite", help="Suite whose prompts and token budget are used (default: persona-tales).")
 @click.option("--split", default="test", show_default=True, help="Split whose prompts are timed.")
 @click.option("--prefixes", help="Layer prefixes to time, e.g. 2,4,8; 'full' for full depth; default: full "
-                                 "depth on a GPU or below 1B parameters, else 2,4,8.")
+                                 "depth on a GPU or below 1B parameters, else 1,2,3.")
 @click.option("--tokens", help="Tokens per timed call at batch 1 and at the batch size, e.g. 8,4 "
                                "(default: the story budget at full depth, else 8,4).")
 @click.option("--batch-size", type=click.IntRange(1), help="The run's batch size (default: the suite's).")

@@ -40,7 +40,7 @@ class Figure(WrittenRecord):
 
     value: float | None = Field(description="the figure (None: not obtainable here)")
     unit: str = Field(description="s, tokens/s, bytes, …")
-    basis: str = Field(description="'measured', 'estimated from 2/4/8 of 32 layers', 'computed from tensor sizes', …")
+    basis: str = Field(description="'measured', 'estimated from 1/2/3 of 32 layers', 'computed from tensor sizes', …")
     error: float | None = Field(None, description="standard error in the same unit (estimates from three or more "
                                                   "layer counts); None where measured or not estimable")
 
@@ -131,7 +131,7 @@ class CapacityRecord(WrittenRecord):
     load_average: list[float] = Field(description="1-minute load average at the start and at the end")
     parameters: int = Field(description="base model parameters at full depth (4-bit weights count two per byte)")
     adapter_parameters: int = Field(description="adapter parameters at full depth")
-    basis: str = Field(description="'measured at full depth' or 'estimated from 2/4/8 of 32 layers'")
+    basis: str = Field(description="'measured at full depth' or 'estimated from 1/2/3 of 32 layers'")
     layers_measured: list[int] = Field(description="the layer prefixes timed")
     quantized_layers: int = Field(description="layers built from random values (the rest: copies of their tensors)")
     load_s: Figure = Field(description="seconds to build (materialise + quantize + wrap) the full model")

@@ -22,7 +22,7 @@ class RatingCell(WrittenRecord):
     score: Number | None = Field(description="unrounded stars")
     note: str | None = Field(description="why a cell has no stars, or a caveat")
     basis: str | None = Field(None, description="how a random-weights figure was obtained: 'measured', 'estimated "
-                              "from 2/4/8 of 32 layers', 'projected from 3 steps', 'computed from tensor sizes'")
+                              "from 1/2/3 of 32 layers', 'projected from 3 steps', 'computed from tensor sizes'")
     error: Number | None = Field(None, description="standard error of an estimated or projected value (the fit's)")
 
 
