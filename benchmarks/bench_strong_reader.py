@@ -11,7 +11,9 @@ Each step runs in its own process, so its peak RSS is its own:
 - load DTYPE (float32, bfloat16): the scoring LM (ScoringLM) from the copy in DTYPE: load seconds, RSS
   after load, and prefill tokens/s on one TOKENS-token story (median of ROUNDS, after a warm-up).
 Prints the load average with each figure (on a loaded machine only the ratios mean anything) and writes
-benchmarks/results/strong_reader.json.
+benchmarks/results/strong_reader.json. --docs writes the figures (with those of
+`bench_roc.py --lm qwen2.5-coder-1.5b --out benchmarks/results/strong_reader_roc.json`) into the table of
+docs/models-and-backends.md between its strong-reader markers, without measuring.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PRESET = "qwen2.5-coder-1.5b"
 OUT = ROOT / "benchmarks" / "results" / "strong_reader.json"
+ROC = ROOT / "benchmarks" / "results" / "strong_reader_roc.json"
+DOC = ROOT / "docs" / "models-and-backends.md"
+BEGIN = "<!-- strong-reader: written by benchmarks/bench_strong_reader.py --docs; do not edit by hand -->"
+END = "<!-- /strong-reader -->"
 STORY = ("Once upon a time, a little fox named Pip lived at the edge of a quiet forest. Every morning she "
          "walked to the river to watch the fish jump. One day she found a small blue boat stuck in the reeds. "
          "Pip pulled and pulled until the boat came free. Inside it was a sleepy frog who had lost his way "
@@ -111,13 +117,54 @@ def run_step(*args: str) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def docs_table() -> str:
+    r = json.loads(OUT.read_text())
+    la = lambda key: "{:.2f} → {:.2f}".format(*r[key])  # noqa: E731 - load average before → after
+    rows = [
+        ("the joined GGUF (Q4_K_M)", f"{r['gguf_gb']} GB on disk", ""),
+        (f"its dequantized copy ({r['copy_dtype']}, made once)",
+         f"{r['copy_disk_gb']} GB on disk" + (f", {r['copy_seconds']} s, peak RSS {r['copy_peak_rss_gb']} GB"
+                                              if r.get("copy_seconds") else ""), la("copy_load_average")),
+    ]
+    if "direct_seconds" in r:
+        rows += [("an fp32 copy instead", f"{r['fp32_copy_gb']} GB ({r['parameters']:,} parameters x 4 bytes)", ""),
+                 ("transformers `from_pretrained(gguf_file=…, dtype=bfloat16)`, no copy",
+                  f"{r['direct_seconds']} s every load, peak RSS {r['direct_peak_rss_gb']} GB, weights kept in "
+                  f"{', '.join(d.replace('torch.', '') for d in r['direct_dtypes'])}", la("direct_load_average"))]
+    for dt in ("float32", "bfloat16"):
+        rows.append((f"load from the copy, {dt} in memory", f"{r[f'load_{dt}_seconds']} s, RSS {r[f'load_{dt}_rss_gb']} GB; "
+                     f"prefill {r[f'prefill_{dt}_tok_s']} tokens/s ({r['tokens']} tokens, median of {r['rounds']})",
+                     la(f"load_{dt}_load_average")))
+    if ROC.is_file():
+        roc = json.loads(ROC.read_text())
+        acc = roc["accuracy"]["coherence_order"]
+        rows.append((f"roc_val log-prob shuffle test, first {roc['pairs']} pairs ({roc['dtype'].replace('torch.', '')})",
+                     f"{acc['accuracy']:.1%} (95% CI {acc['lo']:.1%}–{acc['hi']:.1%}); {2 * roc['pairs']} stories "
+                     f"scored by coherence in {roc['seconds']} s", "{:.2f} → {:.2f}".format(*roc["load_average"])))
+    lines = [BEGIN, "", f"CPU with bf16 units: {'yes' if r['cpu_bf16_units'] else 'no'}.", "",
+             "| | measured | load average |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines + ["", END])
+
+
+def write_docs() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    DOC.write_text(text[:start] + docs_table() + text[end:], encoding="utf-8")
+    print(f"written {DOC}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--direct", action="store_true", help="also time transformers' own GGUF load (~1 min, ~6 GB)")
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--docs", action="store_true", help="only write the measured figures into the docs table")
     ap.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.docs:
+        write_docs()
+        return
     if a.step:
         name = a.step[0]
         out = (step_copy() if name == "copy" else step_direct() if name == "direct"

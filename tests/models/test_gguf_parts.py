@@ -147,3 +147,15 @@ def test_the_qwen_preset_joins_its_real_parts_to_the_pinned_gguf():
     assert gguf.stat().st_size == pins.size == 1_117_320_768
     assert pins.sha256.startswith("cc324af0") and pins.sha256.endswith("b046")
     check_weights(gguf)  # a readable GGUF header
+
+
+def test_the_qwen_pins_match_the_extra_that_installs_them():
+    import tomllib
+
+    from evalkit.models.hf_options import HFOptions
+
+    pins = HFOptions.model_validate(resolve_model("qwen2.5-coder-1.5b").options).gguf_parts
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    extra = pyproject["project"]["optional-dependencies"][pins.extra]
+    assert extra == [f"{pins.distribution.format(n=n)}=={pins.version}" for n in range(1, pins.parts + 1)]
+    assert pins.parts == 22 and pins.sha256.startswith("cc324af0") and pins.sha256.endswith("b046")
