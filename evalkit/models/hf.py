@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from evalkit.errors import EvalkitError, ModelNotFound, WeightsMissing
 from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, options_problem
 from evalkit.models.bnb import import_bitsandbytes
+from evalkit.models.gguf_parts import joined_gguf
 from evalkit.models.hf_adapter import attach_adapter
 from evalkit.models.hf_cpu import cpu_has_bf16, dense_head_input, dtype_name, int8_dynamic
 from evalkit.models.hf_decode import FirstTokenTimer, eos_ids
@@ -40,7 +41,7 @@ def _is_local(source: str) -> bool:
 
 class HFModel(Model):
     """Options: see HFOptions (source, adapter, quantization, dtype, chat, gguf_package/gguf_file/
-    gguf_assemble, finetuned, requires_adapter, use_safetensors (default true), device)."""
+    gguf_assemble, gguf_parts, finetuned, requires_adapter, use_safetensors (default true), device)."""
 
     options_model: ClassVar[type[HFOptions]] = HFOptions
 
@@ -71,7 +72,10 @@ class HFModel(Model):
             elif (Path(ft) / "config.json").is_file():
                 source, weights = ft, f"fine-tuned checkpoint {ft}"
         gguf = None
-        if o.gguf_package:
+        if o.gguf_parts:
+            gguf = str(joined_gguf(o.gguf_parts))
+            source = source or gguf
+        elif o.gguf_package:
             from evalkit.models.gguf import package_gguf
 
             gguf = str(package_gguf(o.gguf_package, o.gguf_file, o.gguf_assemble))

