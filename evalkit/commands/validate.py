@@ -24,7 +24,7 @@ from evalkit.errors import EvalkitError
 from evalkit.profiles import SHIPPED_DIR, ProfileReader, find_profile, load_profile, save_profile
 from evalkit.records import write_json, write_text
 from evalkit.scorers.base import ScoringContext
-from evalkit.scorers.lm import default_reader, is_default_reader, locate_reader, reader_options
+from evalkit.scorers.lm import default_reader, is_default_reader, lm_identity, locate_reader, reader_options
 from evalkit.stories import load_scorer_specs
 from evalkit.validate.docs import write_docs
 from evalkit.validate.pipeline import validate
@@ -140,6 +140,7 @@ def reader_context(arg: str | None, fit: bool, profile_name: str | None,
         if old.reader.fingerprint != fp:
             raise EvalkitError(f"profile {old.name} ({existing}) was fitted for reader {old.reader.name} (weights "
                                f"{old.reader.fingerprint}), not {name} ({fp}): choose another --profile name")
-    reader = ProfileReader(name=name, argument=arg or name, path=str(path), fingerprint=fp,
-                           default=is_default_reader(fp))
+    default = is_default_reader(fp)  # found from its package wherever it is installed: no local path stored
+    reader = ProfileReader(name=name, argument=arg or name, fingerprint=fp, default=default,
+                           path=lm_identity(ScoringContext()) if default else str(path))
     return reader_options(path, fp), reader, profile_name

