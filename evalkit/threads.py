@@ -28,6 +28,7 @@ import math
 import os
 import signal
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,9 @@ def others_busy(interval: float = 0.25) -> float:
     is not counted: such processes (background jobs started with ``nice``) yield their CPU to ours."""
     me = psutil.Process()
     before = sum(me.cpu_times()[:2])
-    per_cpu = [max(0.0, 100.0 - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "nice", 0.0))
-               for t in psutil.cpu_times_percent(interval=interval, percpu=True)]
+    start = psutil.cpu_times(percpu=True)
+    time.sleep(interval)
+    per_cpu = [100.0 * _busy_share(a, b) for a, b in zip(start, psutil.cpu_times(percpu=True))]
     own = (sum(me.cpu_times()[:2]) - before) / interval
     try:
         mine = sorted(os.sched_getaffinity(0))
@@ -137,6 +139,16 @@ def others_busy(interval: float = 0.25) -> float:
         mine = list(range(len(per_cpu)))
     busy = sum(per_cpu[i] for i in mine if i < len(per_cpu)) / 100
     return max(0.0, busy - own)
+
+
+def _busy_share(before: Any, after: Any) -> float:
+    """The share of one CPU's time between two psutil.cpu_times readings spent running processes at
+    the default priority or above (user, system, interrupts; not idle, I/O wait, nice or steal)."""
+    fields = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    delta = {f: getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in fields}
+    total = sum(delta.values())
+    busy = delta["user"] + delta["system"] + delta["irq"] + delta["softirq"]
+    return max(0.0, min(1.0, busy / total)) if total > 0 else 0.0
 
 
 def parse_threads(text: str | int, where: str) -> int:
