@@ -220,15 +220,19 @@ def cross_validate(x: Any, y: Any, groups: Any, systems: Any, method: str, incre
     splits = grouped_folds(groups, folds)
     for tr, te in splits:
         pred[te] = _predictor(method, x[tr], y[tr], increasing)(x[te])
+    return cv_error(pred, y, systems, method, len(splits)), pred
+
+
+def cv_error(pred: Any, y: Any, systems: Any, method: str, folds: int) -> CVError:
+    """The error of out-of-fold predictions ``pred`` of ratings ``y``: per story and per system."""
     sys_rows = []
     for s in sorted(set(systems.tolist())):
         sel = systems == s
         h, p = float(y[sel].mean()), float(pred[sel].mean())
         sys_rows.append(SystemError(system=s, n=int(sel.sum()), human=h, predicted=p, error=p - h))
-    err = CVError(method=method, folds=len(splits), mae=float(np.mean(np.abs(pred - y))),
-                  rmse=float(np.sqrt(np.mean((pred - y) ** 2))),
-                  system_mae=float(np.mean([abs(r.error) for r in sys_rows])), systems=sys_rows)
-    return err, pred
+    return CVError(method=method, folds=folds, mae=float(np.mean(np.abs(pred - y))),
+                   rmse=float(np.sqrt(np.mean((pred - y) ** 2))),
+                   system_mae=float(np.mean([abs(r.error) for r in sys_rows])), systems=sys_rows)
 
 
 def fit_calibration(metric_name: str, direction: str, metric: Sequence[Any], ratings: Sequence[Any],

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from evalkit.anchors import kind_metrics, score_anchors, wanted_kinds
 from evalkit.calibration import star_sources
+from evalkit.profiles import with_profile_source
 from evalkit.capacity.engine import CapacitySettings, measure_capacity
 from evalkit.capacity.stage import find_training, measure_isolated
 from evalkit.errors import EvalkitError, RecordError
@@ -222,8 +223,9 @@ def ensure_rated(ctx: RunContext, force: bool = False) -> Rating:
     labels = {m.label for m in ctx.manifest.models}
     scored = sorted({m for m in cfg.quality.values()
                      if any(r.scores.get(m) is not None for r in ctx.scores if r.model in labels)})
-    run = StoredRun(ctx.manifest, ctx.scores, ctx.summary, anchors, ctx.metric_info(scored),
-                    star_sources(scored, ctx.config_suite), ctx.judge_run, list(ctx.score_problems))
+    sources = with_profile_source(star_sources(scored, ctx.config_suite), ctx.manifest.scoring_lm)
+    run = StoredRun(ctx.manifest, ctx.scores, ctx.summary, anchors, ctx.metric_info(scored), sources, ctx.judge_run,
+                    list(ctx.score_problems))
     rating = rate_stored(run, cfg, previous, None if ctx.suite is not None else ctx.suite_problem())
     write_json(ctx.run_dir / "rating.json", rating)
     ctx.keep(rating=rating)

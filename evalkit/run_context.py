@@ -102,11 +102,15 @@ class RunContext:
     def scoring(self) -> ScoringContext:
         """The one ScoringContext of this run: the run's stories and the anchors share its models."""
         options = dict(self.scoring_options or {})
+        recorded = self.manifest.scoring_lm.requested if self.manifest.scoring_lm is not None else None
+        if "lm" not in options and recorded:  # the reader the run was asked for (--scoring-lm), again
+            options["lm"] = dict(recorded)
+        requested = options.get("lm")
         suite_lm = ((self.suite.config.get("scoring") or {}).get("lm") if self.suite is not None else None)
         if "lm" not in options and isinstance(suite_lm, dict):  # suite.toml [scoring.lm] path / alternatives
             options["lm"] = dict(suite_lm)
         if any(getattr(s, "uses_lm", False) for s in self.scorers):
-            options["lm"] = self._choose_lm(options.get("lm"))
+            options["lm"] = self._choose_lm(options.get("lm"), requested)
         if self.judge:  # judge calls are cached beside the generations: <results>/.cache/judge/
             options.update({"judge": self.judge, "models_file": self.models_file,
                             "judge_cache_dir": self.run_dir.parent / ".cache"})
@@ -118,7 +122,7 @@ class RunContext:
         the results folder beside the generation cache: <results>/.cache/scores; None when disabled."""
         return ScoreCache(self.run_dir.parent / DEFAULT_SUBDIR) if self.use_score_cache else None
 
-    def _choose_lm(self, lm: dict[str, Any] | None) -> dict[str, Any]:
+    def _choose_lm(self, lm: dict[str, Any] | None, requested: dict[str, Any] | None = None) -> dict[str, Any]:
         """A scorer must not grade its own model's text: the scoring LM is one no candidate is built on
         (or, when none is left, the run says so). The manifest records which LM scored."""
         try:
@@ -126,6 +130,7 @@ class RunContext:
         except EvalkitError as e:  # coherence then marks its stories not scorable, with the reason
             sys.stderr.write(f"warning: {e}\n")
             return {k: v for k, v in (lm or {}).items() if k != "alternatives"}
+        info.requested = requested
         if info.warning:
             sys.stderr.write(f"warning: {info.warning}\n")
         if self.manifest.scoring_lm != info:

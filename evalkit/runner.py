@@ -77,6 +77,7 @@ def run_compare(
     judge: str | None = None,
     random_weights: bool = False,
     memory_limit_gb: float | None = None,
+    scoring_options: dict[str, Any] | None = None,
 ) -> Path:
     """Generate, measure, score and rate; returns the run folder. ``isolate``: each local model that
     loads generates in a fresh child process (evalkit.isolation), so its memory figure does not depend
@@ -85,7 +86,8 @@ def run_compare(
     rates the stories and compares the models (default: ``model`` under the suite's [judge]).
     ``random_weights`` (or ``weights = "random"`` on every model): each model is measured at its real
     shape with random values instead (evalkit.capacity; no stories: they would be noise), and rated on
-    speed, memory and training time; ``memory_limit_gb`` caps what a full build may use."""
+    speed, memory and training time; ``memory_limit_gb`` caps what a full build may use.
+    ``scoring_options``: the ScoringContext options (``lm``: the reader and its calibration profile)."""
     progress = progress or RunProgress()
     suite_obj = suite if isinstance(suite, Suite) else load_suite(suite or default_suite_name())
     items = suite_obj.split(split or suite_obj.default_split)
@@ -117,7 +119,8 @@ def run_compare(
     run_dir, manifest = _open_run(results_dir, suite_obj, split, items, gen_params, candidates,
                                   scorers, n_samples, judge_ref)
     # one context for the stages: the manifest and suite held here, the scorers' models loaded once
-    ctx = RunContext.load(run_dir, manifest=manifest, suite=suite_obj, scorer_names=scorers)
+    ctx = RunContext.load(run_dir, manifest=manifest, suite=suite_obj, scorer_names=scorers,
+                          scoring_options=scoring_options)
     ensure_generated(ctx, candidates, gen_params, items, cache, progress, isolate)
     if score:
         progress.stage("scoring")

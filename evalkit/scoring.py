@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.calibration import GENRE_METRIC, StarMap, add_story_stars, star_maps
+from evalkit.profiles import METRIC as PROFILE_METRIC
+from evalkit.profiles import profile_star_map
 from evalkit.errors import EvalkitError
 from evalkit.plugins import SCORERS_GROUP, load_plugin, plugin_entry_points
 from evalkit.records import (
@@ -193,7 +195,11 @@ def load_scores(run_dir: Path, problems: list[str] | None = None) -> list[ScoreR
 def story_star_maps(scorers: Sequence[Scorer], context: ScoringContext, suite: Any) -> dict[str, StarMap]:
     """metric -> StarMap: the calibrated stars each story gets (``<metric>_stars`` in scores.jsonl)."""
     names = [m.name for s in scorers for m in s.metrics]
-    return star_maps(names, suite, genre_calibration(scorers, context))
+    maps = star_maps(names, suite, genre_calibration(scorers, context))
+    profile = (context.options.get("lm") or {}).get("profile")
+    if profile and PROFILE_METRIC in names:  # the reader's own calibration (evalkit.profiles)
+        maps[PROFILE_METRIC] = profile_star_map(profile)
+    return maps
 
 
 def genre_calibration(scorers: Sequence[Scorer], context: ScoringContext) -> tuple[bool, int, str] | None:

@@ -1,5 +1,10 @@
 """HANNA norms of the coherence scorer's LM parts for another scoring LM (evalkit/scorers/coherence_lm_norms.json).
 
+For a reader you choose (``--scoring-lm``), use ``evalkit validate RATINGS.csv --fit --scoring-lm MODEL``
+instead: it stores the reader's norms together with its own star calibration and their cross-validated
+error as a calibration profile (evalkit.profiles). This script keeps the norms of the LM a run falls back
+to when a candidate is built on SmolLM2 (the first of lm.alternatives, Gemma 3 270M), which has no profile.
+
 Coherence standardizes each part against HANNA's machine stories (coherence.PARTS: mean, sd) before the
 weighted mix. Two parts are the scoring LM's numbers (fluency: mean token log-likelihood; order: nats per
 sentence lost to a shuffle), so their scale is the LM's: Gemma 3 270M reads the same story with another

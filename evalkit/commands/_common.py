@@ -9,7 +9,9 @@ import click
 
 from evalkit.errors import EvalkitError
 from evalkit.judge.judge import configure_judge
+from evalkit.profiles import read_profile
 from evalkit.scorers.judge import judge_defence, judge_rubrics
+from evalkit.scorers.lm import resolve_reader
 from evalkit.scoring import load_scorers
 
 
@@ -74,3 +76,16 @@ def judge_context(context: Any, scorers: list[Any], judge: str, models_file: str
     judge_defence(context)
     context.shared["judge"] = configure_judge(judge, models_file, cache_dir=cache_dir)
     return scorers if any(s.name == "judge" for s in scorers) else [*scorers, *load_scorers(["judge"])]
+
+
+def scoring_lm_options(arg: str | None, models_file: str | None) -> dict[str, Any] | None:
+    """ScoringContext options for ``--scoring-lm MODEL_OR_PROFILE`` (None without it: the default reader
+    and the shipped calibration); says on stderr which profile makes the coherence stars, or that none does."""
+    if not arg:
+        return None
+    opts, note = resolve_reader(arg, models_file)
+    if note:
+        click.echo(f"warning: {note}", err=True)
+    elif opts.get("profile"):
+        click.echo(f"coherence: {read_profile(opts['profile']).summary()}", err=True)
+    return {"lm": opts}

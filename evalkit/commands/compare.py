@@ -12,6 +12,7 @@ from evalkit.commands._common import (
     generation_options,
     params_from,
     parse_model_options,
+    scoring_lm_options,
     split_csv,
 )
 from evalkit.commands._progress import RichProgress
@@ -45,10 +46,13 @@ from evalkit.threads import threads_option
 @click.option("--memory-limit-gb", type=click.FloatRange(min=0, min_open=True),
               help="With --random-weights: build a whole model only if it fits in this much memory (and in what "
                    "is free); otherwise its memory is computed from its tensors' sizes, and said so.")
+@click.option("--scoring-lm", metavar="MODEL_OR_PROFILE", help="The LM that reads coherence: a preset, a transformers "
+              "folder, a .gguf file, or a calibration profile; its profile's norms and star calibration make the "
+              "coherence stars (default: SmolLM2-135M, or an alternative when a candidate is built on it).")
 @generation_options
 def command(models: tuple[str, ...], suite: str | None, split: str | None, results_dir: Path,
             models_file: str | None, options: tuple[str, ...], scorers: str | None, samples: str | None,
-            judge: str | None, random_weights: bool, memory_limit_gb: float | None,
+            judge: str | None, random_weights: bool, memory_limit_gb: float | None, scoring_lm: str | None,
             **gen: Any) -> None:
     """Generate every story of a suite split with every model, measure speed and memory, score,
     rate with stars and write results/<run-id>/ (manifest, generations, scores, report.md/html).
@@ -58,6 +62,7 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
     or a resume after Ctrl-C regenerates only what is missing.
     """
     n_samples = parse_samples(samples) if samples is not None else None  # bad N: one line, exit 2, nothing run
+    scoring = scoring_lm_options(scoring_lm, models_file)  # an unknown reader or profile: one line, nothing run
     console = Console()
     with RichProgress(console) as progress:
         run_dir = run_compare(
@@ -65,7 +70,7 @@ def command(models: tuple[str, ...], suite: str | None, split: str | None, resul
             overrides=parse_model_options(options), params=params_from(gen), scorers=split_csv(scorers),
             progress=progress, samples=n_samples, judge=judge,
             isolate=True,  # each model measured in its own process: order-free memory
-            random_weights=random_weights, memory_limit_gb=memory_limit_gb,
+            random_weights=random_weights, memory_limit_gb=memory_limit_gb, scoring_options=scoring,
         )
     show_run(console, run_dir)
 

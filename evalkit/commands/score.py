@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from evalkit.commands._common import judge_context, split_csv
+from evalkit.commands._common import judge_context, scoring_lm_options, split_csv
 from evalkit.commands._progress import scoring_bar
 from evalkit.errors import EvalkitError
 from evalkit.records import write_text
@@ -51,10 +51,13 @@ __all__ = ["KNOWN_KEYS", "command", "make_scorers", "read_stories", "score_file"
 @click.option("--judge", metavar="MODEL", help="Also rate every story with this model as judge (judge_* metrics); "
               "any model argument. Judge calls are cached in results/.cache/judge/.")
 @click.option("--models-file", type=click.Path(dir_okay=False), help="TOML file with [models.NAME] tables (for --judge).")
+@click.option("--scoring-lm", metavar="MODEL_OR_PROFILE", help="The LM that reads coherence: a preset, a transformers "
+              "folder, a .gguf file, or a calibration profile; its profile's norms and star calibration make the "
+              "coherence stars (default: SmolLM2-135M and the shipped calibration).")
 @click.option("--no-cache", is_flag=True, help="Score every story afresh (default: through the score cache in "
               "results/.cache/scores/, which a killed or concurrent run shares).")
 def command(stories: Path, suite_name: str | None, output: Path | None, scorers: str | None, device: str | None,
-            judge: str | None, models_file: str | None, no_cache: bool) -> None:
+            judge: str | None, models_file: str | None, scoring_lm: str | None, no_cache: bool) -> None:
     """Score stories produced anywhere: one JSON object a line in, one line of scores out."""
     if output is not None and _same_file(output, stories):
         raise EvalkitError(f"-o {output} is the input file {stories}: writing scores there would replace the "
@@ -64,7 +67,7 @@ def command(stories: Path, suite_name: str | None, output: Path | None, scorers:
         suite = load_suite(suite_name or default_suite_name())
     chosen = make_scorers(split_csv(scorers))
     found = read_stories(stories, suite)  # bad input fails before the judge loads
-    context = ScoringContext(suite=suite, device=device)
+    context = ScoringContext(suite=suite, device=device, options=scoring_lm_options(scoring_lm, models_file))
     if judge:
         chosen = judge_context(context, chosen, judge, models_file, Path("results") / DEFAULT_SUBDIR.parent)
     with scoring_bar(len(found)) as advance:  # on stderr, only when it is a terminal

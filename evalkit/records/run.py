@@ -296,6 +296,12 @@ class ScoringLMInfo(WrittenRecord):
     passed_over: list[str] = Field(default_factory=list, description="scoring LMs not used, each with why (a candidate's "
                                    "weights, not installed)")
     warning: str | None = Field(None, description="shown in the run and the report when a candidate grades itself")
+    profile: str | None = Field(None, description="the calibration profile whose norms and star calibration coherence "
+                                "used (evalkit.profiles; None: the shipped ones)")
+    profile_path: str | None = Field(None, description="the profile's file")
+    profile_summary: str | None = Field(None, description="the profile in one line, with its cross-validated error")
+    requested: dict[str, Any] | None = Field(None, description="the lm options the run was asked to read with "
+                                             "(--scoring-lm: path, profile); a rebuilt report scores with them again")
 
 
 Manifest.model_rebuild()  # its scoring_lm field names ScoringLMInfo, defined after it

@@ -90,7 +90,8 @@ def scoring_lm_text(manifest: Any) -> str:
     info = getattr(manifest, "scoring_lm", None)
     if info is None:
         return ""
-    return f" · Coherence LM: {info.name}" + (f" · WARNING: {info.warning}" if info.warning else "")
+    profile = f", {info.profile_summary}" if getattr(info, "profile_summary", None) else ""
+    return f" · Coherence LM: {info.name}{profile}" + (f" · WARNING: {info.warning}" if info.warning else "")
 
 
 def weights_text(rating: Rating) -> str:

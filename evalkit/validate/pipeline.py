@@ -16,7 +16,7 @@ from evalkit.score_cache import ScoreCache
 from evalkit.scorers.base import Scorer, ScoringContext, StoryInput
 from evalkit.scorers.text import clean, words
 from evalkit.scoring import cached_score_stories
-from evalkit.validate.crossval import cross_validated_ridge, fit_ridge, linear_sd
+from evalkit.validate.crossval import choose_config, configurations, linear_sd, nested_ridge, refit
 from evalkit.validate.ratings import Ratings
 from evalkit.validate.record import FittedCombination, MetricResult, ValidationRecord
 from evalkit.validate.stats import BOOTSTRAP, SEED, agreement, system_rank
@@ -85,16 +85,22 @@ def measure(ratings: Ratings, scores, directions: dict[str, str], boot: int = BO
             y = frame[c].to_numpy(float)
             for set_name, feats in _fit_sets(scorers, scores).items():
                 X = scores[feats].to_numpy(float)
-                # fitted on machine stories only; every story of a held-out prompt (human too) is predicted
-                full, alphas = cross_validated_ridge(X, y, group, cv, fit_mask=machine)
+                configs = configurations(feats)
+                # fitted on machine stories only, every choice inside the outer training part; every story
+                # of a held-out prompt (human too) is predicted
+                nested = nested_ridge(X, y, group, cv, configs, fit_mask=machine)
                 name = f"cv:{set_name}:{c}"
-                a, w, m, s = fit_ridge(X[machine], y[machine], group[machine], cv)
+                ok = machine & np.isfinite(y)
+                full = choose_config(X[ok], y[ok], group[ok], cv, configs)  # the shipped refit's choice
+                w, m, s = refit(X[machine], y[machine], full)
                 fitted.append(FittedCombination(
-                    name=name, criterion=c, features=feats, folds=cv, alphas=alphas, full_fit_alpha=a,
+                    name=name, criterion=c, features=feats, folds=cv, alphas=nested.alphas,
+                    configurations=nested.configurations, chosen=[k.label for k in nested.chosen],
+                    full_fit_alpha=full.alpha, full_fit_config=full.label,
                     full_fit_weights=dict(zip(feats, map(float, w))), full_fit_means=dict(zip(feats, map(float, m))),
                     full_fit_sds=dict(zip(feats, map(float, s))), full_fit_scale=linear_sd(X[machine], w, m, s)))
                 directions[name] = "higher"
-                targets.append((name, c, full, True))
+                targets.append((name, c, nested.pred, True))
     # metrics whose shipped weights were fitted on this very file: their figures here are in-sample (a
     # scorer's derived mixes; its measured parts are not fitted; without ``derived``, all its metrics)
     fitted_here = {n for s in scorers if getattr(s, "fitted_on", None) and Path(ratings.source).name == s.fitted_on

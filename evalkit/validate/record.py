@@ -55,7 +55,11 @@ class FittedCombination(Record):
     features: list[str] = Field(description="the metrics combined")
     folds: int = Field(description="K of the GroupKFold over groups (prompts)")
     alphas: list[float] = Field(description="ridge penalty chosen inside each outer fold (inner grouped CV)")
+    configurations: int = Field(5, description="configurations (parts x ridge penalty) the inner grouped CV of "
+                                "each outer fold chose among; records before nested part choice chose among 5 penalties")
+    chosen: list[str] = Field(default_factory=list, description="the configuration each outer fold chose, in words")
     full_fit_alpha: float = Field(description="ridge penalty chosen by grouped CV on all the data (for shipping)")
+    full_fit_config: str = Field("", description="the configuration grouped CV chose on all the data (for shipping)")
     full_fit_weights: dict[str, float] = Field(description="weights per standardized feature of the refit on all the data (in-sample; its figures are never the headline)")
     full_fit_means: dict[str, float] = Field(description="feature means used to standardize (and impute) in the refit")
     full_fit_sds: dict[str, float] = Field(description="feature sds used to standardize in the refit")

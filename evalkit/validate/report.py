@@ -26,10 +26,19 @@ def md_escape(text: str) -> str:
     return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
+IN_SAMPLE = "in-sample: weights fitted on this file, not reported (see its cross-validated row)"
+
+
 def _label(r: MetricResult) -> str:
     if r.cross_validated:
         return f"{r.metric} (cross-validated)"
     return f"{r.metric} (in-sample)" if r.in_sample else r.metric
+
+
+def shown(r: MetricResult) -> bool:
+    """Whether a row's figures are measurements: a metric whose weights were fitted on this same file
+    would report its fit, not its agreement, so its figures are left out."""
+    return not r.in_sample
 
 
 def rich_table(rec: ValidationRecord, criteria: Sequence[str] | None = None):
@@ -42,6 +51,9 @@ def rich_table(rec: ValidationRecord, criteria: Sequence[str] | None = None):
         t.add_column("human rank", justify="right")
     for r in rec.results:
         if criteria and r.criterion not in criteria:
+            continue
+        if not shown(r):
+            t.add_row(escape(_label(r)), escape(r.criterion), IN_SAMPLE)
             continue
         m = r.machine
         row = [escape(_label(r)), escape(r.criterion), fmt(m.pooled_tau), fmt(m.group_tau), fmt(m.system_tau),
@@ -68,7 +80,11 @@ def markdown(rec: ValidationRecord, criteria: Sequence[str] | None = None, headi
              "story length (words) partialled out.")
     if rec.cv_folds:
         intro += (" Rows marked *cross-validated* are out-of-fold predictions of a ridge combination fitted on machine "
-                  f"stories with {rec.cv_folds}-fold cross-validation grouped by prompt (no prompt on both sides).")
+                  f"stories with nested {rec.cv_folds}-fold cross-validation grouped by prompt (no prompt on both sides): "
+                  "every choice (the penalty, and which parts where the table of fitted combinations counts more configurations "
+                  "than penalties) made inside each outer training part by an inner grouped CV.")
+    if any(r.in_sample for r in rec.results):
+        intro += " Metrics whose weights were fitted on this file are listed without figures (in-sample)."
     w(intro)
     w("")
     for crit in rec.criteria:
@@ -87,6 +103,9 @@ def markdown(rec: ValidationRecord, criteria: Sequence[str] | None = None, headi
         w(head)
         w(sep)
         for r in rows:
+            if not shown(r):
+                w(f"| {md_escape(_label(r))} | {IN_SAMPLE} |" + " |" * (5 + (3 if human else 0)))
+                continue
             m = r.machine
             line = (f"| {md_escape(_label(r))} | {fmt(m.pooled_tau)} | {fmt(m.group_tau)} | {fmt(m.system_tau)} | "
                     f"{fmt(m.pooled_spearman, False)} | {fmt(m.system_spearman, False)} | {fmt(m.pooled_tau_length_partialled, False)} |")
@@ -100,12 +119,14 @@ def markdown(rec: ValidationRecord, criteria: Sequence[str] | None = None, headi
             w(f"People rank {md_escape(human)} {rows[0].people_rank_human} of {len(rec.systems)} on {md_escape(crit)}.")
             w("")
     if rec.fitted:
-        w(f"{heading}# Fitted combinations (weights of the refit on all machine stories; in-sample, for shipping only)")
+        w(f"{heading}# Fitted combinations (weights of the refit on all machine stories, for shipping; no figures of the refit are reported)")
         w("")
-        w("| combination | penalty per outer fold | refit penalty | weights per standardized metric |")
-        w("|---|---|---|---|")
+        w("| combination | configurations tried | chosen per outer fold | refit's choice | weights per standardized metric |")
+        w("|---|---|---|---|---|")
         for f in rec.fitted:
             weights = ", ".join(f"{md_escape(k)} {v:+.3f}" for k, v in f.full_fit_weights.items())
-            w(f"| {md_escape(f.name)} | {', '.join(f'{a:g}' for a in f.alphas)} | {f.full_fit_alpha:g} | {weights} |")
+            chosen = "; ".join(map(md_escape, f.chosen)) or ", ".join(f"alpha {a:g}" for a in f.alphas)
+            w(f"| {md_escape(f.name)} | {f.configurations} | {chosen} | "
+              f"{md_escape(f.full_fit_config) or f'alpha {f.full_fit_alpha:g}'} | {weights} |")
         w("")
     return "\n".join(L) + "\n"

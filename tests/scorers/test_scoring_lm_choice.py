@@ -105,3 +105,90 @@ def test_the_run_records_the_scoring_lm(alternatives, tiny_gpt2_dir, tiny_llama_
         assert stored.self_graded == [load_manifest(run).models[0].label]
         assert "graded by its own model" in stored.warning
         assert "WARNING: coherence is scored by" in report and "graded by its own model" in err
+
+
+def _profile(reader_dir: Path, name: str = "mine"):
+    """A profile for ``reader_dir`` saved in $EVALKIT_HOME: a steep calibration (coherence x -> 1 + 4x stars)."""
+    from evalkit.calibration import fit_calibration
+    from evalkit.profiles import Profile, ProfileCV, ProfileData, ProfileReader, save_profile
+
+    xs = [i / 40 for i in range(40)]
+    cal = fit_calibration("coherence", "higher", xs, [1 + 4 * x for x in xs], [str(i % 4) for i in range(40)],
+                          ["a", "b"] * 20, "made.csv", "Coherence")
+    reader = ProfileReader(name=reader_dir.name, argument=str(reader_dir), path=str(reader_dir),
+                           fingerprint=weights_fingerprint(reader_dir))
+    prof = Profile(name=name, reader=reader, norms={"coherence_fluency": (-6.0, 0.5), "coherence_order": (0.0, 1.0)},
+                   data=ProfileData(name="made.csv", sha256="0", stories=40, machine_stories=40, prompts=4,
+                                    systems=["a", "b"], criterion="Coherence"),
+                   calibration=cal, cv=ProfileCV(folds=4, mae=0.5, rmse=0.6, system_mae=0.1, pooled_tau=0.3,
+                                                 system_tau=1.0), evalkit_version="test", created="now")
+    return prof, save_profile(prof)
+
+
+def test_a_profile_goes_with_its_reader_only(tiny_gpt2_dir, tiny_llama_dir, tmp_path, monkeypatch):
+    """--scoring-lm PROFILE: the run keeps the profile while its reader scores; when a candidate is built
+    on that reader the guard picks another LM, and the profile (its norms, its stars) is dropped, said so."""
+    from evalkit.scorers.lm import resolve_reader
+
+    monkeypatch.setenv("EVALKIT_HOME", str(tmp_path))
+    _, path = _profile(tiny_gpt2_dir)
+    assert path == tmp_path / "profiles" / "mine.json"
+    opts, note = resolve_reader("mine")
+    assert opts == {"path": str(tiny_gpt2_dir), "profile": str(path)} and note is None
+    assert resolve_reader(str(tiny_gpt2_dir))[0] == opts  # the reader finds its profile by its weights
+    assert "no calibration profile" in resolve_reader(str(tiny_llama_dir))[1]
+    info, lm = choose_scoring_lm([_spec(tiny_llama_dir, "other")], {**opts, "alternatives": []})
+    assert lm["profile"] == str(path) and info.profile == "mine" and "MAE 0.50" in info.profile_summary
+    info, lm = choose_scoring_lm([_spec(tiny_gpt2_dir, "mine-cand")], {**opts, "alternatives": [str(tiny_llama_dir)]})
+    assert lm == {"path": str(tiny_llama_dir)} and info.profile is None
+    assert "profile mine is for reader" in info.warning
+
+
+def test_a_run_with_a_profile_gets_its_stars_and_names_it(tiny_gpt2_dir, tiny_llama_dir, results_dir, monkeypatch):
+    """compare --scoring-lm PROFILE: coherence stars from the profile's calibration, its norms in the
+    score, and the manifest, rating.json and report name the profile and its cross-validated error."""
+    from evalkit.records import load_manifest
+    from evalkit.runner import run_compare
+    from evalkit.scorers.coherence import PARTS, combine
+    from evalkit.scorers.lm import resolve_reader
+
+    monkeypatch.setenv("EVALKIT_HOME", str(results_dir.parent / "home"))
+    prof, path = _profile(tiny_gpt2_dir)
+    opts, _ = resolve_reader("mine")
+    run = run_compare([str(tiny_llama_dir)], suite="smoke", results_dir=results_dir, scorers=["coherence"],
+                      params={"max_new_tokens": 16, "do_sample": False}, scoring_options={"lm": opts})
+    stored = load_manifest(run).scoring_lm
+    assert stored.profile == "mine" and stored.profile_path == str(path) and stored.name == tiny_gpt2_dir.name
+    rows = [json.loads(x) for x in (run / "scores.jsonl").read_text().splitlines()]
+    scored = [r["scores"] for r in rows if r["scores"].get("coherence") is not None]
+    assert scored
+    for s in scored:
+        assert s["coherence"] == pytest.approx(combine({k: s[k] for k in PARTS}, prof.norms))
+        assert s["coherence_stars"] == pytest.approx(prof.calibration.stars([s["coherence"]])[0])
+    rating = json.loads((run / "rating.json").read_text())
+    assert "profile mine" in json.dumps(rating["calibrations"]["coherence"])
+    assert "profile mine" in (run / "report.md").read_text() and "MAE 0.50" in (run / "report.md").read_text()
+    from evalkit.pipeline import RunContext
+
+    again = RunContext.load(run, scorer_names=["coherence"])  # `evalkit report RUN`: no option given again
+    assert again.scoring.options["lm"]["profile"] == str(path)
+    assert load_manifest(run).scoring_lm == stored
+
+
+
+
+def test_a_reader_named_by_a_preset(tiny_gpt2_dir, tmp_path, monkeypatch):
+    """--scoring-lm NAME: a preset (here from a models file) reads with its local weights; an adapter preset
+    or an unknown name is refused in one line."""
+    from evalkit.errors import EvalkitError
+    from evalkit.scorers.lm import resolve_reader
+
+    monkeypatch.setenv("EVALKIT_HOME", str(tmp_path / "home"))
+    models = tmp_path / "models.toml"
+    models.write_text(f'[models.tiny]\nbackend = "hf"\nsource = {json.dumps(str(tiny_gpt2_dir))}\n', encoding="utf-8")
+    opts, note = resolve_reader("tiny", str(models))
+    assert opts == {"path": str(tiny_gpt2_dir)} and "fit one with" in note
+    with pytest.raises(EvalkitError, match="unknown model"):
+        resolve_reader("no-such-reader", str(models))
+    with pytest.raises(EvalkitError, match="adapter"):
+        resolve_reader("smollm2-135m-persona")

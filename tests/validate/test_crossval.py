@@ -95,3 +95,34 @@ def test_a_scorer_fits_only_the_parts_its_mix_combines():
                              metrics=[Metric(n, "higher") for n in ("mix", "a", "b", "shown")])
     assert _fit_sets([scorer], scores)["mix"] == ["b", "a"]  # in the mix's order; unmeasured parts dropped
     assert CoherenceScorer.mix_parts == tuple(PARTS) and "coherence_relevance" not in PARTS
+
+
+def test_nested_cv_chooses_among_configurations_inside_the_folds():
+    """Two configurations (a weak real signal, or a column of noise): every outer fold chooses on its own
+    training part, the record counts both, held-out ratings never move a fold's choice, and the
+    outer-fold figure is below the best in-sample one (the optimism nested CV removes)."""
+    from scipy.stats import kendalltau
+
+    from evalkit.validate.crossval import Config, choose_config, nested_ridge, refit
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat([f"p{g}" for g in range(12)], 5)
+    X = rng.normal(size=(groups.size, 2))
+    y = 0.4 * X[:, 0] + rng.normal(0, 1.0, groups.size)
+    configs = [Config((0,), 1.0, "signal"), Config((1,), 1.0, "noise")]
+    fit = nested_ridge(X, y, groups, 4, configs)
+    assert fit.configurations == 2 and len(fit.chosen) == 4
+    folds = grouped_folds(groups, 4)
+    for (tr, _), chosen in zip(folds, fit.chosen):
+        assert chosen == choose_config(X[tr], y[tr], groups[tr], 4, configs)
+    in_sample = []
+    for c in configs:  # each configuration fitted on every row and measured on the same rows
+        w, m, s = refit(X, y, c)
+        in_sample.append(kendalltau(((X - m) / s) @ w, y).statistic)
+    outer = kendalltau(fit.pred, y).statistic
+    assert outer < max(in_sample) - 0.01
+    _, test = folds[0]
+    y2 = y.copy()
+    y2[test] = -10 * y[test]  # wreck the first fold's held-out ratings
+    again = nested_ridge(X, y2, groups, 4, configs)
+    assert again.chosen[0] == fit.chosen[0] and np.allclose(again.pred[test], fit.pred[test])

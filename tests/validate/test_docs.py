@@ -33,6 +33,13 @@ def test_docs_headline_is_cross_validated_and_in_sample_is_labelled(tmp_path: Pa
     summary = md.split("## What each score means")[0]
     assert "cross-validated ridge of its parts" in summary  # the headline row is the CV fit
     assert "planted (in-sample)" in md and "cv:coherence:Coherence (cross-validated)" in md
+    in_sample_row = next(line for line in md.splitlines() if line.startswith("| planted (in-sample)"))
+    assert "not reported" in in_sample_row and "+" not in in_sample_row  # no in-sample figure anywhere
+    # three parts: all of them or each left out, times 5 penalties, chosen inside each of the 4 outer folds
+    fit = next(f for f in rec.fitted if f.name == "cv:coherence:Coherence")
+    assert fit.configurations == 20 and len(fit.chosen) == 4
+    assert f"| cv:coherence:Coherence | 20 | {fit.chosen[0]}" in md
+    assert "## How many configurations were tried" in md and "| coherence order reader | 7 |" in md
     assert "Not measured by this generator" in md  # no genre section provided
     genre = render(rec, [scorer], {}, "## Genre adherence\n\nfrom the genre code\n")
     assert "from the genre code" in genre
