@@ -15,7 +15,6 @@ is in neither model's memory nor load time.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import pickle
@@ -31,7 +30,7 @@ from evalkit.measure import hardware
 from evalkit.models.gguf import dequantized_folder, dequantized_location
 from evalkit.models.registry import load_backend
 from evalkit.records import ModelRun
-from evalkit.threads import ThreadPolicy, adopt, current
+from evalkit.threads import ThreadPolicy, adopt, current, die_with_parent
 
 POLL_S = 0.2
 
@@ -123,7 +122,7 @@ def _convert_first(c: Any, ctx: Any) -> None:
 
 
 def _convert(gguf: str, policy: ThreadPolicy) -> None:
-    _die_with_parent()
+    die_with_parent()
     adopt(policy)
     try:
         dequantized_folder(gguf)
@@ -133,7 +132,7 @@ def _convert(gguf: str, policy: ThreadPolicy) -> None:
 
 def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[Any], params: Any, run_dir: str,
            cache: str, q: Any, samples: int = 1, policy: ThreadPolicy | None = None) -> None:
-    _die_with_parent()
+    die_with_parent()
     if policy is not None:  # before the model's load imports torch: the parent's thread counts
         adopt(policy)
     mrun = ModelRun.model_validate(state)
@@ -148,19 +147,6 @@ def _child(spec: Any, key: str, state: dict[str, Any], suite: Any, items: list[A
         q.put(("done", mrun.model_dump(mode="json", by_alias=True), None, _gpu()))
     q.close()
     q.join_thread()
-
-
-def _die_with_parent() -> None:
-    """Linux: this child is killed when the parent dies (kill -9 included), so no orphan keeps
-    generating, holding the parent's pipes open. What it wrote before stays: a rerun resumes."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before the call
-        os._exit(1)
 
 
 def _torch_threads() -> int | None:

@@ -23,9 +23,12 @@ SmolLM2 decoding at 20.6 tok/s quiet and 1.2 tok/s beside a 2-thread PyTorch job
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
+import signal
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -122,10 +125,13 @@ def available_cpus(affinity: int, quota: float | None) -> int:
 
 def others_busy(interval: float = 0.25) -> float:
     """How many of this process's CPUs other processes keep busy now: the busy share of each CPU over
-    ``interval`` seconds, less this process's own CPU time in that window."""
+    ``interval`` seconds, less this process's own CPU time in that window. Time at a raised nice value
+    is not counted: such processes (background jobs started with ``nice``) yield their CPU to ours."""
     me = psutil.Process()
     before = sum(me.cpu_times()[:2])
-    per_cpu = psutil.cpu_percent(interval=interval, percpu=True)
+    start = psutil.cpu_times(percpu=True)
+    time.sleep(interval)
+    per_cpu = [100.0 * _busy_share(a, b) for a, b in zip(start, psutil.cpu_times(percpu=True))]
     own = (sum(me.cpu_times()[:2]) - before) / interval
     try:
         mine = sorted(os.sched_getaffinity(0))
@@ -133,6 +139,16 @@ def others_busy(interval: float = 0.25) -> float:
         mine = list(range(len(per_cpu)))
     busy = sum(per_cpu[i] for i in mine if i < len(per_cpu)) / 100
     return max(0.0, busy - own)
+
+
+def _busy_share(before: Any, after: Any) -> float:
+    """The share of one CPU's time between two psutil.cpu_times readings spent running processes at
+    the default priority or above (user, system, interrupts; not idle, I/O wait, nice or steal)."""
+    fields = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    delta = {f: getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in fields}
+    total = sum(delta.values())
+    busy = delta["user"] + delta["system"] + delta["irq"] + delta["softirq"]
+    return max(0.0, min(1.0, busy / total)) if total > 0 else 0.0
 
 
 def parse_threads(text: str | int, where: str) -> int:
@@ -240,3 +256,17 @@ def threads_option(watch: bool = True) -> Any:
                         help="Threads for PyTorch, BLAS and tokenizers, here and in each model's process "
                              "(default: EVALKIT_THREADS, else the CPUs this process may use that other "
                              "processes do not keep busy).")
+
+
+def die_with_parent() -> None:
+    """Linux: this child (a model's generation or capacity process) is killed when the parent dies (kill -9
+    included), so no orphan keeps the CPUs busy or holds the parent's pipes open. What it wrote before
+    stays: a rerun resumes."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)

@@ -136,3 +136,25 @@ def test_the_cpus_other_processes_keep_busy_are_left_out():
     assert choose(None, 2, busy=2.0).threads == 1  # never fewer than one
     assert choose(None, 8, busy=2.9).threads == 5
     assert choose(2, 2, "--threads", busy=2.0).threads == 2  # an explicit count is kept
+
+
+def _busy_loop(nice: int) -> subprocess.Popen:
+    # pinned to this process's first CPU so the sample sees exactly one busy CPU
+    cpu = min(os.sched_getaffinity(0))
+    code = f"import os; os.nice({nice}); os.sched_setaffinity(0, {{{cpu}}}); print('ready', flush=True)\nwhile True: pass"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+@pytest.mark.parametrize("nice, counted", [(0, True), (19, False)])
+def test_others_busy_counts_a_busy_process_unless_it_is_niced(nice, counted):
+    from evalkit.threads import others_busy
+
+    proc = _busy_loop(nice)
+    try:
+        busy = others_busy(interval=1.0)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (busy >= 0.6) if counted else (busy <= 0.4), busy

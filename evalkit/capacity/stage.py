@@ -23,14 +23,15 @@ from evalkit.models.hf_options import HFOptions
 from evalkit.models.random_weights import plan_for, shape_for
 from evalkit.records import CapacityRecord, CapacityTraining, ProjectedTraining, read_json
 from evalkit.suites import Suite
-from evalkit.threads import ThreadPolicy, adopt, current
+from evalkit.threads import ThreadPolicy, adopt, current, die_with_parent
 
 
 def measure_isolated(spec: ModelSpec, suite: Suite, settings: CapacitySettings) -> CapacityRecord:
     """``measure_capacity`` in a spawned child; its progress lines go to stderr. A child that dies (the
     kernel's out-of-memory killer) is one line, not a traceback."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights never reach for the hub (the child inherits it)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent) as pool:
         try:
             return pool.submit(_measure, spec, suite, settings, current()).result()
         except BrokenProcessPool:

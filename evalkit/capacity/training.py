@@ -27,7 +27,7 @@ from evalkit.capacity.engine import choose_prefixes, estimate_model
 from evalkit.capacity.fit import fit_layers
 from evalkit.records import Figure, StepSample, TrainingProjection
 from evalkit.finetune.arguments import check_optimizer, optim_name, training_arguments
-from evalkit.finetune.loading import check_4bit, precision_for, prepare_for_training
+from evalkit.finetune.loading import check_4bit, nf4_compute_dtype, precision_for, prepare_for_training
 from evalkit.recipes import default_recipe, load_recipe
 from evalkit.finetune.record import PROJECTION_FILE, BaseModelInfo, ProjectedTraining, SuiteInfo
 from evalkit.finetune.train import FinetuneOptions, _split, safe_name
@@ -75,7 +75,7 @@ def _project(spec: Any, source: Any, recipe: Any, recipe_file: Path, suite: Any,
     cuda = device.startswith("cuda")
     precision = precision_for(recipe, cuda)
     plan = BuildPlan(quantization="nf4" if recipe.quantization == "nf4" else None, dtype=recipe.dtype,
-                     compute_dtype=recipe.compute_dtype, double_quant=recipe.double_quant, device=device)
+                     compute_dtype=nf4_compute_dtype(recipe, cuda), double_quant=recipe.double_quant, device=device)
     estimate = estimate_model(source, plan)
     full_layers = estimate.full_layers
     prefixes = choose_prefixes(opts.prefixes, estimate.parameters, full_layers, cuda, CPU_PREFIXES)

@@ -9,6 +9,7 @@ from typing import Any
 from evalkit.errors import EvalkitError
 from evalkit.finetune.basemodel import BaseModelRef
 from evalkit.models.bnb import import_bitsandbytes
+from evalkit.models.hf_cpu import compute_dtype_name
 from evalkit.recipes import Recipe
 
 
@@ -42,7 +43,7 @@ def load_for_training(base: BaseModelRef, recipe: Recipe) -> tuple[Any, str]:
     if recipe.quantization == "nf4":
         from transformers import BitsAndBytesConfig
 
-        compute = getattr(torch, "float16" if precision == "fp16" else recipe.compute_dtype)
+        compute = getattr(torch, "float16" if precision == "fp16" else nf4_compute_dtype(recipe, cuda))
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute,
             bnb_4bit_use_double_quant=recipe.double_quant)
@@ -85,6 +86,14 @@ def prepare_for_training(model: Any, recipe: Recipe) -> Any:
     return model
 
 
+def nf4_compute_dtype(recipe: Recipe, cuda: bool) -> str:
+    """The 4-bit layers' compute dtype here: the recipe's, but float32 where it asks for bf16 on a CPU
+    without bf16 units (the seed's QLoRA recipe is a GPU recipe; bf16 there is ~7x slower on such CPUs)."""
+    from evalkit.models import hf  # its cpu_has_bf16: the one detector tests patch
+
+    return compute_dtype_name(recipe.compute_dtype, "cuda" if cuda else "cpu", hf.cpu_has_bf16)
+
+
 def precision_for(recipe: Recipe, cuda: bool) -> str:
     """auto: bf16 autocast where the hardware has fast bf16 (a GPU that supports it; a CPU with
     AVX512-bf16/AMX, where it trains ~4x faster than fp32), else fp32. 4-bit bases use their compute dtype."""
@@ -95,7 +104,7 @@ def precision_for(recipe: Recipe, cuda: bool) -> str:
     bf16_ok = torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16()
     if recipe.mixed_precision == "auto":
         if recipe.quantization == "nf4":
-            if recipe.compute_dtype == "float32":
+            if nf4_compute_dtype(recipe, cuda) == "float32":
                 return "no"
             if recipe.compute_dtype == "float16" or (cuda and not bf16_ok):
                 return "fp16" if cuda else "no"

@@ -6,7 +6,7 @@ we rebuild the model from its config without the quantization config, load the s
 that: the copy reloads in about a second.
 
 The copy is fp32 for small GGUFs and bf16 above BF16_COPY_BYTES: Qwen2.5-Coder-1.5B's fp32 copy would be
-7.1 GB on disk, its bf16 copy is 3.1 GB (bf16 is the precision its upstream weights were released in).
+7.1 GB on disk, its bf16 copy 3.6 GB (bf16 is the precision its upstream weights were released in).
 The dtype a model then runs in is the loader's choice (fp32 on a CPU without bf16 units); the small
 scoring LMs keep their fp32 copies, so their numbers are unchanged.
 """

@@ -21,7 +21,7 @@ from evalkit.models.base import Model, ModelSpec, Request, files_fingerprint, op
 from evalkit.models.bnb import import_bitsandbytes
 from evalkit.models.gguf_parts import joined_gguf
 from evalkit.models.hf_adapter import attach_adapter
-from evalkit.models.hf_cpu import cpu_has_bf16, dense_head_input, dtype_name, int8_dynamic
+from evalkit.models.hf_cpu import compute_dtype_name, cpu_has_bf16, dense_head_input, dtype_name, int8_dynamic
 from evalkit.models.hf_decode import FirstTokenTimer, eos_ids
 from evalkit.models.hf_options import QUANTIZATIONS, HFOptions
 from evalkit.models.hub import hub_snapshot
@@ -205,7 +205,7 @@ class HFModel(Model):
                                    f"(device is {self.device}): use nf4 or int8 on a GPU")
             kwargs["dtype"] = torch.float32  # quantize_dynamic quantizes fp32 Linear layers
         elif q:
-            kwargs["quantization_config"] = self._bnb_config(q, torch)
+            kwargs["quantization_config"] = self._bnb_config(q, torch, self.device)
             kwargs["device_map"] = {"": self.device if self.device != "cuda" else 0}
         try:
             model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
@@ -249,7 +249,7 @@ class HFModel(Model):
             raise EvalkitError(f"unknown dtype {name!r}: use auto, float32, bfloat16 or float16") from None
 
     @staticmethod
-    def _bnb_config(q: str, torch: Any) -> Any:
+    def _bnb_config(q: str, torch: Any, device: str) -> Any:
         try:
             if import_bitsandbytes() is None:
                 raise ImportError("bitsandbytes")
@@ -258,7 +258,7 @@ class HFModel(Model):
             raise EvalkitError(f"quantization {q!r} needs bitsandbytes: pip install bitsandbytes") from None
         if q == "nf4":
             return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                      bnb_4bit_compute_dtype=torch.bfloat16)
+                                      bnb_4bit_compute_dtype=getattr(torch, compute_dtype_name("bfloat16", device, cpu_has_bf16)))
         return BitsAndBytesConfig(load_in_8bit=True)
 
     def _missing_paragraph(self, problem: str) -> str:

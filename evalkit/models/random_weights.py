@@ -29,7 +29,7 @@ from evalkit.errors import EvalkitError, ModelNotFound
 from evalkit.recipes import default_recipe, load_recipe
 from evalkit.models.base import ModelSpec
 from evalkit.models.bnb import import_bitsandbytes
-from evalkit.models.hf_cpu import dense_head_input, dtype_name
+from evalkit.models.hf_cpu import compute_dtype_name, dense_head_input, dtype_name
 from evalkit.models.hf_options import HFOptions
 from evalkit.models.hub import hub_snapshot
 from evalkit.models.weights import read_json_object
@@ -176,7 +176,7 @@ def plan_for(spec: ModelSpec, device: str, layers: int | None = None, quantize_l
         lora = LoraShape(recipe.lora.r, recipe.lora.alpha, recipe.lora.dropout, recipe.lora.target_modules, recipe.lora.bias)
     nf4_recipe = recipe is not None and recipe.quantization == "nf4"
     plan = BuildPlan(quantization=opts.quantization, dtype=dtype_name(opts.dtype, device),
-                     compute_dtype=recipe.compute_dtype if nf4_recipe and recipe else "bfloat16",
+                     compute_dtype=compute_dtype_name(recipe.compute_dtype if nf4_recipe and recipe else "bfloat16", device),
                      double_quant=bool(recipe.double_quant) if nf4_recipe and recipe else False,
                      lora=lora, device=device, layers=layers, quantize_layers=quantize_layers)
     return plan, recipe_name

@@ -1,5 +1,5 @@
 """The dequantized copy of a GGUF: fp32 for the small scoring LMs (their numbers unchanged), bf16 above
-BF16_COPY_BYTES (a 1.5B model's copy is 3.1 GB, not 7.1 GB), and a bf16 copy still loads and reads."""
+BF16_COPY_BYTES (half the disk of an fp32 copy), and a bf16 copy still loads and reads."""
 
 from __future__ import annotations
 

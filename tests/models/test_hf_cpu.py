@@ -6,7 +6,7 @@ import pytest
 from evalkit.models import hf as hf_module
 from evalkit.models.base import ModelSpec, Request
 from evalkit.models.hf import HFModel
-from evalkit.models.hf_cpu import cpu_has_bf16
+from evalkit.models.hf_cpu import compute_dtype_name, cpu_has_bf16
 from evalkit.records import GenerationParams
 from evalkit.suites import load_suite
 
@@ -50,3 +50,25 @@ def test_int8_dynamic_refused_on_gpu_device(tiny_llama_dir):
                                         "device": "cuda"}))
     with pytest.raises(EvalkitError, match="int8-dynamic runs on the CPU"):
         m.load()
+
+
+@pytest.mark.parametrize("wanted, device, has_bf16, expected", [
+    ("bfloat16", "cpu", False, "float32"),  # a CPU without bf16 units computes 4-bit layers in fp32
+    ("bfloat16", "cpu", True, "bfloat16"),
+    ("bfloat16", "cuda", False, "bfloat16"),  # a GPU keeps the recipe's dtype
+    ("float16", "cpu", False, "float16"),  # an explicit non-bf16 choice is kept
+])
+def test_nf4_compute_dtype_follows_the_device(wanted, device, has_bf16, expected):
+    assert compute_dtype_name(wanted, device, lambda: has_bf16) == expected
+
+
+@pytest.mark.parametrize("has_bf16, expected", [(True, "bfloat16"), (False, "float32")])
+def test_an_nf4_model_on_cpu_computes_in_the_detected_dtype(tiny_llama_dir, monkeypatch, has_bf16, expected):
+    import torch
+
+    monkeypatch.setattr(hf_module, "cpu_has_bf16", lambda: has_bf16)
+    m = HFModel(ModelSpec("q4", "hf", {"source": str(tiny_llama_dir), "quantization": "nf4", "device": "cpu"}))
+    m.load()
+    dtypes = {mod.compute_dtype for mod in m.model.modules() if type(mod).__name__ == "Linear4bit"}
+    m.close()
+    assert dtypes == {getattr(torch, expected)}

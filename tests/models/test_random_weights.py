@@ -8,6 +8,7 @@ import pytest
 
 from evalkit.models.base import ModelSpec
 from evalkit.models.hf import HFModel
+from evalkit.models.hf_cpu import cpu_has_bf16
 from evalkit.models.random_weights import (
     BuildPlan,
     LoraShape,
@@ -40,7 +41,9 @@ def test_shipped_shapes_have_the_released_sizes():
 
 def test_the_qlora_preset_builds_as_the_recipe_says():
     plan, recipe = plan_for(resolve_model("llama3-qlora"), "cpu")
-    assert recipe == "qlora" and plan.quantization == "nf4" and plan.double_quant and plan.compute_dtype == "bfloat16"
+    # the recipe's bf16 compute, or float32 on a CPU without bf16 units (detected, as the hf backend does)
+    assert plan.compute_dtype == ("bfloat16" if cpu_has_bf16() else "float32")
+    assert recipe == "qlora" and plan.quantization == "nf4" and plan.double_quant
     assert plan.lora == LoraShape(16, 32, 0.05, ["q_proj", "k_proj", "v_proj", "o_proj"], "none")
     plan, recipe = plan_for(resolve_model("distilgpt2"), "cpu")
     assert plan.quantization is None and plan.lora is None and recipe is None
