@@ -1,6 +1,6 @@
 """Load time, memory, disk and prefill speed of the strong reader (preset qwen2.5-coder-1.5b) on this CPU.
 
-    nice -n 19 .venv/bin/python -u benchmarks/bench_strong_reader.py [--direct] [--tokens 200] [--rounds 5]
+    nice -n 19 .venv/bin/python -u benchmarks/bench_strong_reader.py [--direct] [--remake-copy] [--tokens 200] [--rounds 5]
 
 Each step runs in its own process, so its peak RSS is its own:
 - copy: the joined GGUF's dequantized transformers copy (evalkit.models.gguf.dequantized_folder: bf16 for a
@@ -59,10 +59,14 @@ def rss_gb() -> float:
     return psutil.Process().memory_info().rss / 1e9
 
 
-def step_copy() -> dict:
+def step_copy(remake: bool) -> dict:
+    import shutil
+
     from evalkit.models.gguf import copy_dtype, dequantized_folder, dequantized_location
 
     gguf = gguf_path()
+    if remake:
+        shutil.rmtree(dequantized_location(gguf), ignore_errors=True)
     existed = dequantized_location(gguf).is_dir()
     t = time.perf_counter()
     folder = dequantized_folder(gguf)
@@ -106,8 +110,9 @@ def step_load(dtype: str, tokens: int, rounds: int) -> dict:
         t = time.perf_counter()
         lm.logprobs([text])
         times.append(time.perf_counter() - t)
+    # bf16 weights are memory-mapped from the copy until read: the peak after the prefill is what they hold
     return {f"load_{dtype}_seconds": round(load, 1), f"load_{dtype}_rss_gb": round(rss, 2),
-            f"prefill_{dtype}_tok_s": round(n / statistics.median(times), 1)}
+            f"load_{dtype}_peak_rss_gb": round(peak_rss_gb(), 2), f"prefill_{dtype}_tok_s": round(n / statistics.median(times), 1)}
 
 
 def run_step(*args: str) -> dict:
@@ -132,7 +137,8 @@ def docs_table() -> str:
                   f"{r['direct_seconds']} s every load, peak RSS {r['direct_peak_rss_gb']} GB, weights kept in "
                   f"{', '.join(d.replace('torch.', '') for d in r['direct_dtypes'])}", la("direct_load_average"))]
     for dt in ("float32", "bfloat16"):
-        rows.append((f"load from the copy, {dt} in memory", f"{r[f'load_{dt}_seconds']} s, RSS {r[f'load_{dt}_rss_gb']} GB; "
+        peak = f", peak {r[f'load_{dt}_peak_rss_gb']} GB after the prefill" if f"load_{dt}_peak_rss_gb" in r else ""
+        rows.append((f"load from the copy, {dt} in memory", f"{r[f'load_{dt}_seconds']} s, RSS {r[f'load_{dt}_rss_gb']} GB{peak}; "
                      f"prefill {r[f'prefill_{dt}_tok_s']} tokens/s ({r['tokens']} tokens, median of {r['rounds']})",
                      la(f"load_{dt}_load_average")))
     if ROC.is_file():
@@ -157,6 +163,7 @@ def write_docs() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--direct", action="store_true", help="also time transformers' own GGUF load (~1 min, ~6 GB)")
+    ap.add_argument("--remake-copy", action="store_true", help="delete the dequantized copy first, to time making it")
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--docs", action="store_true", help="only write the measured figures into the docs table")
@@ -167,7 +174,7 @@ def main() -> None:
         return
     if a.step:
         name = a.step[0]
-        out = (step_copy() if name == "copy" else step_direct() if name == "direct"
+        out = (step_copy(len(a.step) > 1) if name == "copy" else step_direct() if name == "direct"
                else step_load(a.step[1], a.tokens, a.rounds))
         print(json.dumps(out))
         return
@@ -175,12 +182,12 @@ def main() -> None:
 
     results: dict = {"cpu_bf16_units": cpu_has_bf16(), "tokens": a.tokens, "rounds": a.rounds}
     previous = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    steps = [("copy",)] + ([("direct",)] if a.direct else []) + [("load", "float32"), ("load", "bfloat16")]
+    steps = [("copy", "remake") if a.remake_copy else ("copy",)] + ([("direct",)] if a.direct else []) + [("load", "float32"), ("load", "bfloat16")]
     for step in steps:
         before = os.getloadavg()[0]
         r = run_step(*step, "--tokens", str(a.tokens), "--rounds", str(a.rounds)) if step[0] == "load" else run_step(*step)
-        r[f"{'_'.join(step)}_load_average"] = [round(before, 2), round(os.getloadavg()[0], 2)]
-        if step == ("copy",) and r["copy_seconds"] is None and previous.get("copy_seconds"):
+        r[f"{'_'.join(step[:1] if step[0] == 'copy' else step)}_load_average"] = [round(before, 2), round(os.getloadavg()[0], 2)]
+        if step[0] == "copy" and r["copy_seconds"] is None and previous.get("copy_seconds"):
             # the copy existed: keep the figures of the run that made it
             r.update({k: previous[k] for k in ("copy_seconds", "copy_peak_rss_gb", "copy_load_average")})
         print(" ".join(step), r, flush=True)
