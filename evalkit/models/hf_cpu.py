@@ -35,9 +35,7 @@ def compute_dtype_name(wanted: str, device: str | None, has_bf16: Any = None) ->
     """The compute dtype of 4-bit (nf4) layers on ``device``: ``wanted`` (a recipe's, bf16 by default), except
     bf16 on a CPU without bf16 units, which computes in float32: bitsandbytes' CPU path then multiplies
     ~7x faster at prefill and training sizes (benchmarks: docs/capacity.md), with the same stored weights."""
-    if wanted != "bfloat16" or (device and device.startswith("cuda")):
-        return wanted
-    return "bfloat16" if (has_bf16 or cpu_has_bf16)() else "float32"
+    return dtype_name("auto", device, has_bf16) if wanted == "bfloat16" else wanted
 
 
 def int8_dynamic(model: Any) -> Any:
